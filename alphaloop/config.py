@@ -1,0 +1,141 @@
+"""One typed loader for ``params.yaml`` and the runtime settings.
+
+Parameters (hyperparameters, thresholds) live in ``params.yaml``, one section per stage.
+Settings (URLs, credentials, mode) come from ``ALPHALOOP_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alphaloop.data.schema import parse_timeframe
+from alphaloop.features.config import FeatureConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BundledSource(_Section):
+    """A real data set shipped inside an installed package."""
+
+    kind: Literal["bundled"] = "bundled"
+    dataset: Literal["btc-usd-15m", "sp500-1d", "nasdaq-1d"] = "btc-usd-15m"
+
+
+class FileSource(_Section):
+    """Any CSV or Parquet file, with a mapping from canonical names to the file's columns."""
+
+    kind: Literal["file"] = "file"
+    path: str
+    column_map: dict[str, str] = Field(default_factory=dict)
+    symbol: str = "UNKNOWN"
+    timeframe: str | None = None  # None: inferred from the most common bar step
+
+    @field_validator("timeframe")
+    @classmethod
+    def _check_timeframe(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_timeframe(value)
+        return value
+
+
+class CcxtSource(_Section):
+    """An exchange reached through ccxt ``fetch_ohlcv``, paged from ``since``."""
+
+    kind: Literal["ccxt"] = "ccxt"
+    exchange: str = "binance"
+    symbol: str = "BTC/USDT"
+    timeframe: str = "15m"
+    since: str = "2024-01-01T00:00:00Z"
+    until: str | None = None
+    page_limit: int = Field(default=1000, gt=0, le=5000)
+    max_bars: int = Field(default=20_000, gt=0)
+
+    @field_validator("timeframe")
+    @classmethod
+    def _check_timeframe(cls, value: str) -> str:
+        parse_timeframe(value)
+        return value
+
+
+Source = Annotated[BundledSource | FileSource | CcxtSource, Field(discriminator="kind")]
+
+
+class IngestParams(_Section):
+    source: Source = Field(default_factory=BundledSource)
+
+
+class ValidateParams(_Section):
+    """Thresholds: a rule failing on a larger share of rows than allowed stops the pipeline."""
+
+    max_unparseable_share: float = Field(default=0.01, ge=0, le=1)
+    max_null_share: float = Field(default=0.01, ge=0, le=1)
+    max_ohlc_violation_share: float = Field(default=0.01, ge=0, le=1)
+    max_negative_volume_share: float = Field(default=0.01, ge=0, le=1)
+    max_duplicate_share: float = Field(default=0.05, ge=0, le=1)
+    max_off_grid_share: float = Field(default=0.05, ge=0, le=1)
+    max_zero_volume_share: float = Field(default=0.5, ge=0, le=1)
+    duplicate_keep: Literal["first", "last"] = "last"
+    gap_policy: Literal["mark", "split"] = "mark"
+    session: Literal["continuous", "business_days"] = "continuous"
+    min_rows: int = Field(default=500, ge=1)
+
+
+class Params(_Section):
+    """The whole of ``params.yaml``."""
+
+    ingest: IngestParams = Field(default_factory=IngestParams)
+    validate_: ValidateParams = Field(default_factory=ValidateParams, alias="validate")
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ConfigError(ValueError):
+    """``params.yaml`` (or a settings value) is missing, malformed or invalid."""
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate ``params.yaml``; errors name the file and the offending key."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: parameters file not found")
+    try:
+        raw: Any = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+class Settings(BaseSettings):
+    """Runtime settings from ``ALPHALOOP_*`` variables (nested with ``__``) and ``.env``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALPHALOOP_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    mode: Literal["paper", "live"] = "paper"
+    log_level: str = "INFO"
+    mlflow_tracking_uri: str | None = None
+    redis_url: str | None = None
+    exchange_api_key: SecretStr | None = None
+    exchange_api_secret: SecretStr | None = None

@@ -1,0 +1,1 @@
+"""Market data: the canonical bar schema, sources, validation rules and cleaning."""

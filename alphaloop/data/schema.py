@@ -1,0 +1,68 @@
+"""The canonical bar schema every source produces and every stage consumes."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close")
+NUMERIC_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
+REQUIRED_COLUMNS: tuple[str, ...] = ("timestamp", *NUMERIC_COLUMNS)
+# Metadata carried beside the bars: where they came from and the original UTC offset text.
+META_COLUMNS: tuple[str, ...] = ("symbol", "timeframe", "utc_offset")
+# Marks added by the cleaning rules, carried into features for downstream stages.
+CLEANING_COLUMNS: tuple[str, ...] = ("gap_before", "segment", "zero_volume")
+BAR_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, *META_COLUMNS, *CLEANING_COLUMNS)
+TIMESTAMP_ALIASES: tuple[str, ...] = ("timestamp", "datetime", "date", "time", "open_time")
+
+_TIMEFRAME = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_timeframe(timeframe: str) -> pd.Timedelta:
+    """Turn a ccxt-style timeframe (``15m``, ``1h``, ``1d``) into a bar interval."""
+    match = _TIMEFRAME.match(timeframe.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(
+            f"timeframe {timeframe!r} is not understood: use <n><unit> with unit s, m, h, d or w"
+        )
+    return pd.Timedelta(seconds=int(match.group(1)) * _SECONDS[match.group(2)])
+
+
+def timeframe_label(interval: pd.Timedelta) -> str:
+    """The shortest ccxt-style label for an interval (inverse of :func:`parse_timeframe`)."""
+    seconds = int(interval.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    raise ValueError(f"interval {interval} is not a whole number of seconds")
+
+
+def infer_timeframe(timestamps: pd.Series) -> str:
+    """The most common step between consecutive bars, as a timeframe label."""
+    steps = timestamps.dropna().sort_values().diff().dropna()
+    steps = steps[steps > pd.Timedelta(0)]
+    if steps.empty:
+        raise ValueError("cannot infer the timeframe: fewer than two distinct timestamps")
+    return timeframe_label(steps.mode().iloc[0])
+
+
+_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+
+
+def split_timestamps(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse timestamp text to UTC, keeping each value's original offset (``+01:00``).
+
+    Unparseable values become ``NaT`` so validation can count them instead of crashing.
+    Naive timestamps are taken as UTC and get an empty offset.
+    """
+    as_text = text.astype("string").str.strip()
+    offsets = as_text.str.extract(_OFFSET, expand=False).fillna("")
+    parsed = pd.to_datetime(as_text, utc=True, errors="coerce", format="ISO8601")
+    missing = parsed.isna() & as_text.notna()
+    if missing.any():
+        # Non-ISO layouts such as 1/4/1999: let pandas infer, still coercing failures.
+        parsed[missing] = pd.to_datetime(as_text[missing], utc=True, errors="coerce",
+                                         format="mixed")
+    return parsed.astype("datetime64[ns, UTC]"), offsets.astype("string")

@@ -1,0 +1,1 @@
+"""Prefect flows and their deployments (scheduled retraining). Thin shells over pipelines."""

@@ -1,0 +1,146 @@
+"""The ``alphaloop`` command line: the same stage functions DVC runs, for interactive use."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from alphaloop.config import BundledSource, ConfigError, IngestParams, Params, load_params
+from pipelines import common
+
+app = typer.Typer(
+    help="alphaloop: versioned market data, leakage-safe ML, registry, serving and trading.",
+    no_args_is_help=True, add_completion=False,
+)
+err = Console(stderr=True)
+T = TypeVar("T")
+
+ParamsOpt = Annotated[Path, typer.Option("--params", help="Parameters file.")]
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Turn expected failures into one readable line and a non-zero exit, not a traceback."""
+    from alphaloop.data.sources import SourceError
+    from alphaloop.data.validation import DataValidationError
+
+    try:
+        yield
+    except DataValidationError as exc:
+        err.print(f"[red]validation failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except (ConfigError, SourceError, FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _params(path: Path) -> Params:
+    common.setup()
+    with _clear_errors():
+        return load_params(path)
+    raise AssertionError("unreachable")  # pragma: no cover - _clear_errors always raises
+
+
+def _guarded(fn: Callable[[], T]) -> T:
+    with _clear_errors():
+        return fn()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@app.command()
+def ingest(
+    params: ParamsOpt = Path("params.yaml"),
+    dataset: Annotated[str | None, typer.Option(
+        help="Use a bundled data set instead of params: btc-usd-15m, sp500-1d, nasdaq-1d.")] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the raw bars.")] = common.RAW_BARS,
+) -> None:
+    """Load bars from the configured source (params.yaml ingest.source) into data/raw/."""
+    from pipelines.ingest import run
+
+    cfg = _params(params).ingest
+    if dataset is not None:
+        cfg = IngestParams(source=_guarded(lambda: BundledSource(dataset=dataset)))  # type: ignore[arg-type]
+    summary = _guarded(lambda: run(cfg, out))
+    typer.echo(f"{summary['rows']:,} bars of {summary['symbol']} {summary['timeframe']} "
+               f"({summary['first']} → {summary['last']}) written to {out}")
+
+
+@app.command()
+def validate(
+    path: Annotated[str, typer.Argument(
+        help="CSV/Parquet file of bars, or bundled:<name> (e.g. bundled:btc-usd-15m).")],
+    params: ParamsOpt = Path("params.yaml"),
+    column: Annotated[list[str] | None, typer.Option(
+        "--column", "-c", help="Column mapping canonical=source, e.g. -c timestamp=Date.")] = None,
+    timeframe: Annotated[str | None, typer.Option(
+        help="Bar interval (15m, 1h, 1d); inferred from the data when omitted.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the cleaned bars here.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
+    docs: Annotated[Path | None, typer.Option(help="Write GX HTML data docs here.")] = None,
+) -> None:
+    """Validate bars with the Great Expectations suite and the cleaning rules.
+
+    Exits 1 with the failing rule, column and row count when the data is unusable.
+    """
+    from pipelines.validate import load_raw, run
+
+    cfg = _params(params).validate_
+    mapping = _guarded(lambda: _parse_mapping(column or []))
+    raw = _guarded(lambda: load_raw(path, mapping, None, timeframe))
+    result = _guarded(lambda: run(cfg, raw, path, out, report, docs))
+    console = Console()
+    console.print(f"[green]passed[/green]: {result.rows_in:,} rows in, "
+                  f"{result.rows_out:,} clean bars out, {result.segments} gap-free segments")
+    for name, count in result.flaws.items():
+        console.print(f"  {name.replace('_', ' '):<30} {count:>8,}")
+    offsets = ", ".join(f"{k}: {v:,}" for k, v in result.utc_offsets.items())
+    console.print(f"  {'utc offsets':<30} {offsets or 'none'}")
+
+
+def _parse_mapping(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--column {item!r}: expected canonical=source, e.g. timestamp=Date")
+        key, value = item.split("=", 1)
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+@app.command()
+def features(
+    params: ParamsOpt = Path("params.yaml"),
+    bars: Annotated[Path, typer.Option(help="Validated bars.")] = common.VALIDATED_BARS,
+    out: Annotated[Path, typer.Option(help="Where to write features.")] = common.FEATURES,
+) -> None:
+    """Build the TA-Lib feature set (params.yaml features) from validated bars."""
+    from pipelines.features import run
+
+    cfg = _params(params).features
+    report = _guarded(lambda: run(cfg, bars, out))
+    typer.echo(f"{report['n_features']} features x {report['rows_out']:,} rows written to {out} "
+               f"({report['warmup_rows_dropped']} warm-up rows dropped)")
+
+
+@app.command()
+def summary() -> None:
+    """Print what the last pipeline run produced (reports/*.json)."""
+    from pipelines.summary import render
+
+    if not render(Console()):
+        err.print("some stage reports are missing: run `dvc repro` (or `make run`) first")
+        raise typer.Exit(1)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app(sys.argv[1:])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

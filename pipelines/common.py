@@ -1,0 +1,68 @@
+"""What every stage shares: default paths, logging, environment switches, JSON output."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# Default locations; dvc.yaml names the same paths.
+RAW_BARS = Path("data/raw/bars.parquet")
+VALIDATED_BARS = Path("data/validated/bars.parquet")
+FEATURES = Path("data/features/features.parquet")
+REPORTS = Path("reports")
+VALIDATION_REPORT = REPORTS / "validation.json"
+DATA_DOCS = REPORTS / "data_docs"
+FEATURES_REPORT = REPORTS / "features.json"
+IMPORTANCE = REPORTS / "feature_importance.csv"
+INGEST_REPORT = REPORTS / "ingest.json"
+
+# No telemetry or hub calls from any entry point (ENVIRONMENT.md).
+OFFLINE_ENV = {
+    "GX_ANALYTICS_ENABLED": "false",
+    "DO_NOT_TRACK": "1",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "BENTOML_DO_NOT_TRACK": "true",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+
+
+def setup(level: str = "INFO") -> None:
+    """Entry-point set-up: offline switches and readable logging (never at import time)."""
+    for key, value in OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    # Plain lines: DVC pipes stage output, where rich's wrapping would garble long messages.
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S", force=True)
+    # GX and DVC are chatty at INFO; their warnings still show.
+    for noisy in ("great_expectations", "urllib3", "ccxt"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a frame atomically so an interrupted stage never leaves a half-written output."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run the stage that writes it first "
+                                "(`dvc repro` runs them in order)")
+    return pd.read_parquet(path)

@@ -1,0 +1,1 @@
+"""BentoML services: thin adapters over alphaloop models."""

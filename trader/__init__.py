@@ -1,0 +1,1 @@
+"""The trading service: market feed, serving client, brokers, state store."""
