@@ -49,6 +49,7 @@ lint: install
 
 bench: install
 	python bench/features.py
+	python bench/pipeline.py
 
 clean:
 	rm -rf data/raw data/validated data/features reports .pytest_cache .mypy_cache .ruff_cache
