@@ -15,6 +15,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED = false
 export BENTOML_DO_NOT_TRACK = true
 export HF_HUB_OFFLINE = 1
 export TRANSFORMERS_OFFLINE = 1
+export OMP_WAIT_POLICY = PASSIVE
 export PATH := $(BIN):$(PATH)
 
 .PHONY: install run test lint bench clean help
@@ -49,6 +50,8 @@ lint: install
 
 bench: install
 	python bench/features.py
+	python bench/backtest.py
+	python bench/predict.py
 	python bench/pipeline.py
 
 clean:

@@ -10,11 +10,24 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from alphaloop.cv import CVParams
 from alphaloop.data.schema import parse_timeframe
 from alphaloop.features.config import FeatureConfig
+from alphaloop.labels import TargetParams
+from alphaloop.models.config import PredictorConfig
+from alphaloop.registry.gate import GateParams
+from alphaloop.signals import BacktestParams
 
 
 class _Section(BaseModel):
@@ -93,8 +106,28 @@ class Params(_Section):
     ingest: IngestParams = Field(default_factory=IngestParams)
     validate_: ValidateParams = Field(default_factory=ValidateParams, alias="validate")
     features: FeatureConfig = Field(default_factory=FeatureConfig)
+    target: TargetParams = Field(default_factory=TargetParams)
+    cv: CVParams = Field(default_factory=CVParams)
+    train: PredictorConfig = Field(default_factory=PredictorConfig)
+    backtest: BacktestParams = Field(default_factory=BacktestParams)
+    register_: GateParams = Field(default_factory=GateParams, alias="register")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_home_per_key(self) -> Params:
+        # The fold layout belongs to cv:, so train and evaluate cannot disagree about it.
+        clash = {"n_splits", "embargo"} & self.train.model_fields_set
+        if clash:
+            keys = ", ".join(sorted(clash))
+            raise ValueError(f"set {keys} under cv:, not train: (train uses cv's values)")
+        return self
+
+    @property
+    def predictor(self) -> PredictorConfig:
+        """The ensemble configuration with the fold layout taken from ``cv``."""
+        return self.train.model_copy(update={"n_splits": self.cv.n_splits,
+                                             "embargo": self.cv.embargo})
 
 
 class ConfigError(ValueError):

@@ -129,6 +129,65 @@ def features(
 
 
 @app.command()
+def train(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Train the ensemble under purged CV; print out-of-fold metrics beside the baselines."""
+    from pipelines.train import run
+
+    cfg = _params(params)
+    metrics = _guarded(lambda: run(cfg))
+    _print_scores(metrics)
+
+
+def _print_scores(metrics: dict[str, dict[str, float]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Out-of-fold metrics (purged k-fold)")
+    columns = ("accuracy", "balanced_accuracy", "auc", "log_loss", "brier")
+    table.add_column("model")
+    for col in columns:
+        table.add_column(col.replace("_", " "), justify="right")
+    for name, scores in metrics.items():
+        if name != "data":
+            table.add_row(name, *(f"{scores[c]:.4f}" for c in columns))
+    Console().print(table)
+
+
+@app.command()
+def backtest(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Walk-forward backtest (retrain per window, costs included) beside buy-and-hold."""
+    from pipelines.evaluate import run
+
+    cfg = _params(params)
+    summary = _guarded(lambda: run(cfg))
+    s, b = summary["strategy"], summary["buy_and_hold"]
+    typer.echo(f"out of sample {summary['out_of_sample']['first']} -> "
+               f"{summary['out_of_sample']['last']} ({summary['windows']['count']} windows)")
+    for name, stats in (("strategy", s), ("buy and hold", b)):
+        typer.echo(f"  {name:<13} return {stats['total_return']:+.2%}  sharpe "
+                   f"{stats['sharpe']:.2f}  max drawdown {stats['max_drawdown']:.2%}")
+
+
+@app.command()
+def promote(
+    reason: Annotated[str, typer.Option(help="Why: recorded in the audit log and on the version.")],
+    model: Annotated[str, typer.Option(help="Registered model name.")] = "ensemble",
+    version: Annotated[str | None, typer.Option(
+        help="Version to promote; default: the current challenger.")] = None,
+) -> None:
+    """Make a model version the champion by hand (recorded as a manual decision)."""
+    from alphaloop.config import Settings
+    from pipelines.register import promote_by_hand
+
+    common.setup()
+    entries = _guarded(lambda: promote_by_hand(Settings(), model, version, reason))
+    if not entries:
+        typer.echo(f"{model} v{version} is already the champion")
+    for entry in entries:
+        typer.echo(f"{entry['model']}@{entry['alias']}: v{entry['from_version']} -> "
+                   f"v{entry['to_version']} ({entry['actor']}: {entry['reason']})")
+
+
+@app.command()
 def summary() -> None:
     """Print what the last pipeline run produced (reports/*.json)."""
     from pipelines.summary import render

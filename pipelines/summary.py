@@ -9,11 +9,15 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.common import (
+    BACKTEST_METRICS,
     DATA_DOCS,
     FEATURES,
     FEATURES_REPORT,
     INGEST_REPORT,
+    MODEL_DIR,
     RAW_BARS,
+    REGISTRY_REPORT,
+    TRAIN_METRICS,
     VALIDATED_BARS,
     VALIDATION_REPORT,
     read_json,
@@ -65,7 +69,49 @@ def render(console: Console) -> bool:
                       "Top by |Spearman| vs next-bar return: "
                       + ", ".join(f"{f['feature']} ({f['spearman']:+.3f})"
                                   for f in features["top_features"][:5]))
+    _models(console)
     return all(r is not None for r in (ingest, validation, features))
+
+
+def _models(console: Console) -> None:
+    """Out-of-sample model quality beside the baselines, the backtest and the registry."""
+    train, backtest, registry = (_load(TRAIN_METRICS), _load(BACKTEST_METRICS),
+                                 _load(REGISTRY_REPORT))
+    if train:
+        table = Table(title=f"Direction model, out-of-fold (purged k-fold), "
+                            f"{train['data']['rows']:,} labelled bars, "
+                            f"{train['data']['up_share']:.1%} up")
+        columns = ("accuracy", "balanced_accuracy", "auc", "log_loss", "brier")
+        table.add_column("model")
+        for col in columns:
+            table.add_column(col.replace("_", " "), justify="right")
+        for name, scores in train.items():
+            if name != "data":
+                table.add_row(name, *(f"{scores[c]:.4f}" for c in columns))
+        console.print(table)
+        console.print(f"Model: {MODEL_DIR} ({_size(MODEL_DIR)})")
+    if backtest:
+        s, b = backtest["strategy"], backtest["buy_and_hold"]
+        oos = backtest["out_of_sample"]
+        table = Table(title=f"Walk-forward backtest, out of sample {oos['first'][:10]} → "
+                            f"{oos['last'][:10]}, {backtest['costs_bps']:g} bps per trade")
+        for col in ("", "return", "sharpe", "max drawdown", "trades", "deflated sharpe"):
+            table.add_column(col, justify="right")
+        for name, stats in (("strategy", s), ("buy and hold", b)):
+            table.add_row(name, f"{stats['total_return']:+.2%}", f"{stats['sharpe']:.2f}",
+                          f"{stats['max_drawdown']:.2%}", f"{stats['trades']:.0f}",
+                          f"{stats['deflated_sharpe']:.3f}")
+        console.print(table)
+        before = backtest.get("strategy_before_costs")
+        if before:
+            console.print(f"Strategy before costs: {before['total_return']:+.2%}")
+    if registry:
+        verdict = "promoted to champion" if registry["promoted"] else "not promoted"
+        champion = registry["champion_version"]
+        console.print(f"Registry: {registry['model']} v{registry['version']} is the challenger, "
+                      f"{verdict} ({'; '.join(registry['reasons'])}). Champion: "
+                      f"{'v' + champion if champion else 'none'}. "
+                      f"Tracking: {registry['tracking_uri']}")
 
 
 def _rows(report: dict[str, Any] | None, key: str) -> str:

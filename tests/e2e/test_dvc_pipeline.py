@@ -34,9 +34,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("alphaloop", "pipelines"):
         shutil.copytree(REPO / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("dvc.yaml", "params.yaml", ".dvcignore"):
+    for name in ("dvc.yaml", ".dvcignore"):
         if (REPO / name).exists():
             shutil.copy(REPO / name, root / name)
+    # The real params with small models: this test is about the pipeline, not model quality.
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["cv"].update(n_splits=3, walk_forward_initial=4000, walk_forward_step=2000)
+    params["train"]["early_stopping_rounds"] = 10
+    for member in params["train"]["members"].values():
+        member.update({"n_estimators": 40} if "n_estimators" in member else {"iterations": 40})
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / ".dvc").mkdir()
     shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
     shutil.copy(REPO / ".dvc" / ".gitignore", root / ".dvc" / ".gitignore")
@@ -47,13 +54,17 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_repro_writes_every_stage_output(project: Path) -> None:
     for path in ("data/raw/bars.parquet", "data/validated/bars.parquet",
-                 "data/features/features.parquet", "reports/data_docs/index.html"):
+                 "data/features/features.parquet", "reports/data_docs/index.html",
+                 "models/ensemble/manifest.json", "reports/backtest_metrics.json",
+                 "reports/registry.json"):
         assert (project / path).exists(), path
     features = json.loads((project / "reports/features.json").read_text())
     assert features["n_features"] >= 200
     summary = _run(project, sys.executable, "-m", "pipelines.cli", "summary")
     assert "duplicate timestamps" in summary.stdout
     assert "data/features/features.parquet" in summary.stdout
+    assert "majority" in summary.stdout and "buy and hold" in summary.stdout
+    assert "Registry: ensemble v1 is the challenger" in summary.stdout
 
 
 def test_second_repro_changes_nothing(project: Path) -> None:
@@ -65,13 +76,16 @@ def test_second_repro_changes_nothing(project: Path) -> None:
 
 def test_dag_shows_the_stages(project: Path) -> None:
     dag = _run(project, "dvc", "dag").stdout
-    for stage in ("ingest", "validate", "features"):
+    for stage in ("ingest", "validate", "features", "train", "evaluate", "register"):
         assert stage in dag
 
 
 def test_metrics_show_reads_the_reports(project: Path) -> None:
     shown = _run(project, "dvc", "metrics", "show").stdout
-    assert "reports/validation.json" in shown and "reports/features.json" in shown
+    for report in ("validation.json", "features.json", "train_metrics.json",
+                   "backtest_metrics.json"):
+        assert f"reports/{report}" in shown
+    assert "ensemble.accuracy" in shown and "majority.accuracy" in shown
 
 
 def test_changing_a_feature_param_invalidates_only_features(project: Path) -> None:

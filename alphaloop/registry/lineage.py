@@ -1,0 +1,35 @@
+"""Lineage: the tags every registered model version carries (data, code, params, metrics)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    """A stable short hash of a parameter dict (key order does not matter)."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def data_version_from_lock(lock: dict[str, Any], stage: str, path: str) -> str | None:
+    """The DVC hash of ``path`` as an output of ``stage`` in a parsed ``dvc.lock``."""
+    for out in lock.get("stages", {}).get(stage, {}).get("outs", []):
+        if out.get("path") == path:
+            return str(out.get("md5") or out.get("hash"))
+    return None
+
+
+def lineage_tags(*, data_version: str | None, git_commit: str | None,
+                 params: dict[str, Any], metrics: dict[str, float],
+                 data_path: str) -> dict[str, str]:
+    """Flat string tags for an MLflow model version."""
+    tags = {
+        "data_version": data_version or "unknown",
+        "data_path": data_path,
+        "git_commit": git_commit or "unknown",
+        "params_hash": params_hash(params),
+    }
+    tags.update({f"metric.{k}": f"{v:.6f}" for k, v in metrics.items()})
+    return tags
