@@ -176,7 +176,7 @@ def promote(
 ) -> None:
     """Make a model version the champion by hand (recorded as a manual decision)."""
     from alphaloop.config import Settings
-    from pipelines.register import promote_by_hand
+    from pipelines.registration import promote_by_hand
 
     common.setup()
     entries = _guarded(lambda: promote_by_hand(Settings(), model, version, reason))

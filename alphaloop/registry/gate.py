@@ -1,7 +1,8 @@
 """The promotion gate: pure rules deciding whether a candidate may become ``champion``.
 
-Accuracy alone can be met by always predicting the majority class, so the gate also reports
-(and, by parameter, requires) beating the majority-class baseline out of sample.
+A candidate must clear an absolute floor on its metric, beat a naive baseline (accuracy alone
+can be met by always predicting the majority class) and beat the current champion. Every
+check adds a reason, so the decision can be logged and audited as it was made.
 """
 
 from __future__ import annotations
@@ -11,16 +12,29 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class GateParams(BaseModel):
-    """The ``register:`` section of params.yaml."""
+class GateRule(BaseModel):
+    """How one registered model is judged (a sub-section of ``register:`` in params.yaml)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    model_name: str = "ensemble"
     metric: str = "accuracy"
-    accuracy_floor: float = Field(default=0.53, ge=0, le=1)
-    require_beat_majority: bool = True
+    greater_is_better: bool = True
+    floor: float | None = Field(default=0.53, description="None: no absolute floor")
+    baseline: str | None = "majority"
+    require_beat_baseline: bool = True
     min_improvement: float = Field(default=0.0, ge=0)
+
+
+class GateParams(BaseModel):
+    """The ``register:`` section: one rule per registered model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ensemble: GateRule = Field(default_factory=GateRule)
+    sentiment: GateRule = Field(default_factory=lambda: GateRule(
+        metric="macro_f1", floor=0.5, baseline="lexicon"))
+    regime: GateRule = Field(default_factory=lambda: GateRule(
+        metric="vol_rmse", greater_is_better=False, floor=None, baseline="garch"))
 
 
 @dataclass(frozen=True)
@@ -33,31 +47,36 @@ class GateDecision:
     champion_score: float | None = None
 
 
-def decide(candidate: dict[str, float], majority: dict[str, float],
-           champion: dict[str, float] | None, params: GateParams) -> GateDecision:
+def _better(a: float, b: float, rule: GateRule, margin: float = 0.0) -> bool:
+    return a >= b + margin if rule.greater_is_better else a <= b - margin
+
+
+def decide(candidate: dict[str, float], baseline: dict[str, float] | None,
+           champion: dict[str, float] | None, rule: GateRule) -> GateDecision:
     """Apply the floor, the baseline check and the champion comparison, in that order."""
-    metric = params.metric
+    metric = rule.metric
     score = float(candidate[metric])
     reasons: list[str] = []
     ok = True
-    if score < params.accuracy_floor:
-        ok = False
-        reasons.append(f"{metric} {score:.4f} is below the floor {params.accuracy_floor:.4f}")
-    else:
-        reasons.append(f"{metric} {score:.4f} clears the floor {params.accuracy_floor:.4f}")
-    base = float(majority[metric])
-    beats = score > base
-    reasons.append(f"{'beats' if beats else 'does not beat'} the majority-class baseline "
-                   f"({metric} {base:.4f})")
-    if params.require_beat_majority and not beats:
-        ok = False
+    if rule.floor is not None:
+        clears = _better(score, rule.floor, rule)
+        ok = clears
+        word = "clears" if clears else ("is below" if rule.greater_is_better else "is above")
+        reasons.append(f"{metric} {score:.4f} {word} the floor {rule.floor:.4f}")
+    if rule.baseline is not None and baseline is not None:
+        base = float(baseline[metric])
+        beats = _better(score, base, rule) and score != base
+        reasons.append(f"{'beats' if beats else 'does not beat'} the {rule.baseline} baseline "
+                       f"({metric} {base:.4f})")
+        if rule.require_beat_baseline and not beats:
+            ok = False
     champion_score = None
     if champion is not None and metric in champion:
         champion_score = float(champion[metric])
-        better = score >= champion_score + params.min_improvement
+        better = _better(score, champion_score, rule, rule.min_improvement)
         reasons.append(f"{'beats' if better else 'does not beat'} the champion "
                        f"({metric} {champion_score:.4f}, min improvement "
-                       f"{params.min_improvement:.4f})")
+                       f"{rule.min_improvement:.4f})")
         ok = ok and better
     return GateDecision(promote=ok, reasons=reasons, candidate_score=score,
                         champion_score=champion_score)

@@ -14,6 +14,7 @@ import pytest
 from alphaloop.config import Params, Settings
 from pipelines import evaluate, features, ingest, register, train, validate
 from pipelines.common import FEATURES, RAW_BARS, VALIDATED_BARS
+from pipelines.registration import promote_by_hand
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +26,11 @@ SMALL_MEMBERS = {
 }
 
 
-def small_params(**register: object) -> Params:
+def small_params(**rule: object) -> Params:
     return Params.model_validate({
         "cv": {"n_splits": 3, "walk_forward_initial": 4000, "walk_forward_step": 2000},
         "train": {"members": SMALL_MEMBERS, "early_stopping_rounds": 10},
-        "register": register,
+        "register": {"ensemble": rule},
     })
 
 
@@ -56,7 +57,7 @@ def test_train_evaluate_register(project: Path, monkeypatch: pytest.MonkeyPatch)
     import mlflow
 
     monkeypatch.chdir(project)
-    params = small_params(accuracy_floor=0.53)
+    params = small_params(floor=0.53)
     metrics = train.run(params)
     for name in ("lightgbm", "xgboost", "catboost", "ensemble", "majority", "persistence"):
         assert 0.3 < metrics[name]["accuracy"] < 0.7  # out of fold: no leak-inflated scores
@@ -90,7 +91,7 @@ def test_train_evaluate_register(project: Path, monkeypatch: pytest.MonkeyPatch)
     assert saved["lineage"]["data_version"] == version.tags["data_version"]
 
     # A floor nobody can clear: the new version is challenger and never champion.
-    strict = small_params(accuracy_floor=0.99)
+    strict = small_params(floor=0.99)
     second = register.run(strict, Settings(_env_file=None))  # type: ignore[call-arg]
     assert not second["promoted"]
     assert any("below the floor" in r for r in second["reasons"])
@@ -98,11 +99,11 @@ def test_train_evaluate_register(project: Path, monkeypatch: pytest.MonkeyPatch)
     assert second["champion_version"] == champion_before
 
     # A person promotes by hand: recorded as manual in the audit log.
-    entries = register.promote_by_hand(Settings(_env_file=None), "ensemble",  # type: ignore[call-arg]
+    entries = promote_by_hand(Settings(_env_file=None), "ensemble",  # type: ignore[call-arg]
                                        second["version"], "reviewed the backtest")
     assert entries[-1]["actor"] == "manual" and entries[-1]["to_version"] == second["version"]
     assert str(client.get_model_version_by_alias("ensemble", "champion").version) == \
         second["version"]
     with pytest.raises(ValueError, match="no version"):
-        register.promote_by_hand(Settings(_env_file=None), "ensemble", "99", "x")  # type: ignore[call-arg]
+        promote_by_hand(Settings(_env_file=None), "ensemble", "99", "x")  # type: ignore[call-arg]
     mlflow.set_tracking_uri(None)

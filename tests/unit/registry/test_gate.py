@@ -1,31 +1,51 @@
-from alphaloop.registry.gate import GateParams, decide
+from alphaloop.registry.gate import GateParams, GateRule, decide
 
 MAJORITY = {"accuracy": 0.52}
+RULE = GateRule()
+
+
+def test_defaults_match_the_documented_gates() -> None:
+    params = GateParams()
+    assert (params.ensemble.metric, params.ensemble.floor) == ("accuracy", 0.53)
+    assert params.ensemble.baseline == "majority"
+    assert not params.regime.greater_is_better
 
 
 def test_below_floor_is_not_promoted_and_says_why() -> None:
-    decision = decide({"accuracy": 0.51}, MAJORITY, None, GateParams(accuracy_floor=0.53))
+    decision = decide({"accuracy": 0.51}, MAJORITY, None, RULE)
     assert not decision.promote
-    assert "below the floor" in decision.reasons[0]
+    assert "is below the floor" in decision.reasons[0]
 
 
 def test_clearing_floor_without_champion_promotes() -> None:
-    decision = decide({"accuracy": 0.56}, MAJORITY, None, GateParams())
+    decision = decide({"accuracy": 0.56}, MAJORITY, None, RULE)
     assert decision.promote
     assert decision.champion_score is None
 
 
-def test_majority_baseline_blocks_when_required() -> None:
-    params = GateParams(accuracy_floor=0.5)
+def test_baseline_blocks_when_required() -> None:
+    rule = GateRule(floor=0.5)
     candidate, majority = {"accuracy": 0.54}, {"accuracy": 0.55}
-    assert not decide(candidate, majority, None, params).promote
-    relaxed = params.model_copy(update={"require_beat_majority": False})
+    assert not decide(candidate, majority, None, rule).promote
+    relaxed = rule.model_copy(update={"require_beat_baseline": False})
     decision = decide(candidate, majority, None, relaxed)
     assert decision.promote
-    assert any("does not beat the majority" in r for r in decision.reasons)
+    assert any("does not beat the majority baseline" in r for r in decision.reasons)
+
+
+def test_a_tie_with_the_baseline_does_not_beat_it() -> None:
+    assert not decide({"accuracy": 0.55}, {"accuracy": 0.55}, None, GateRule(floor=0.5)).promote
 
 
 def test_champion_must_be_matched_plus_min_improvement() -> None:
-    params = GateParams(min_improvement=0.01)
-    assert not decide({"accuracy": 0.565}, MAJORITY, {"accuracy": 0.56}, params).promote
-    assert decide({"accuracy": 0.575}, MAJORITY, {"accuracy": 0.56}, params).promote
+    rule = GateRule(min_improvement=0.01)
+    assert not decide({"accuracy": 0.565}, MAJORITY, {"accuracy": 0.56}, rule).promote
+    assert decide({"accuracy": 0.575}, MAJORITY, {"accuracy": 0.56}, rule).promote
+
+
+def test_lower_is_better_metrics() -> None:
+    rule = GateRule(metric="vol_rmse", greater_is_better=False, floor=None, baseline="garch")
+    garch = {"vol_rmse": 0.010}
+    assert decide({"vol_rmse": 0.008}, garch, None, rule).promote
+    assert not decide({"vol_rmse": 0.012}, garch, None, rule).promote
+    assert not decide({"vol_rmse": 0.008}, garch, {"vol_rmse": 0.007}, rule).promote
