@@ -134,22 +134,10 @@ def train(params: ParamsOpt = Path("params.yaml")) -> None:
     from pipelines.train import run
 
     cfg = _params(params)
+    from pipelines.summary import scores_table
+
     metrics = _guarded(lambda: run(cfg))
-    _print_scores(metrics)
-
-
-def _print_scores(metrics: dict[str, dict[str, float]]) -> None:
-    from rich.table import Table
-
-    table = Table(title="Out-of-fold metrics (purged k-fold)")
-    columns = ("accuracy", "balanced_accuracy", "auc", "log_loss", "brier")
-    table.add_column("model")
-    for col in columns:
-        table.add_column(col.replace("_", " "), justify="right")
-    for name, scores in metrics.items():
-        if name != "data":
-            table.add_row(name, *(f"{scores[c]:.4f}" for c in columns))
-    Console().print(table)
+    Console().print(scores_table(metrics, "Out-of-fold metrics (purged k-fold)"))
 
 
 @app.command()

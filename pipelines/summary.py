@@ -73,22 +73,27 @@ def render(console: Console) -> bool:
     return all(r is not None for r in (ingest, validation, features))
 
 
+def scores_table(metrics: dict[str, Any], title: str) -> Table:
+    """Each model's and baseline's out-of-sample classification metrics, one row each."""
+    table = Table(title=title)
+    columns = ("accuracy", "balanced_accuracy", "auc", "log_loss", "brier")
+    table.add_column("model")
+    for col in columns:
+        table.add_column(col.replace("_", " "), justify="right")
+    for name, scores in metrics.items():
+        if name != "data":
+            table.add_row(name, *(f"{scores[c]:.4f}" for c in columns))
+    return table
+
+
 def _models(console: Console) -> None:
     """Out-of-sample model quality beside the baselines, the backtest and the registry."""
     train, backtest, registry = (_load(TRAIN_METRICS), _load(BACKTEST_METRICS),
                                  _load(REGISTRY_REPORT))
     if train:
-        table = Table(title=f"Direction model, out-of-fold (purged k-fold), "
-                            f"{train['data']['rows']:,} labelled bars, "
-                            f"{train['data']['up_share']:.1%} up")
-        columns = ("accuracy", "balanced_accuracy", "auc", "log_loss", "brier")
-        table.add_column("model")
-        for col in columns:
-            table.add_column(col.replace("_", " "), justify="right")
-        for name, scores in train.items():
-            if name != "data":
-                table.add_row(name, *(f"{scores[c]:.4f}" for c in columns))
-        console.print(table)
+        console.print(scores_table(train, f"Direction model, out-of-fold (purged k-fold), "
+                                          f"{train['data']['rows']:,} labelled bars, "
+                                          f"{train['data']['up_share']:.1%} up"))
         console.print(f"Model: {MODEL_DIR} ({_size(MODEL_DIR)})")
     if backtest:
         s, b = backtest["strategy"], backtest["buy_and_hold"]

@@ -10,16 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipelines.common import OFFLINE_ENV, RUNTIME_ENV
+
 REPO = Path(__file__).resolve().parents[1]
 
-for _key, _value in {
-    "GX_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "BENTOML_DO_NOT_TRACK": "true",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-}.items():
+for _key, _value in {**OFFLINE_ENV, **RUNTIME_ENV}.items():
     os.environ.setdefault(_key, _value)
 
 
