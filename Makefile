@@ -52,6 +52,8 @@ bench: install
 	python bench/features.py
 	python bench/backtest.py
 	python bench/predict.py
+	python bench/regime.py
+	python bench/sentiment.py
 	python bench/pipeline.py
 
 clean:

@@ -26,6 +26,8 @@ from alphaloop.data.schema import parse_timeframe
 from alphaloop.features.config import FeatureConfig
 from alphaloop.labels import TargetParams
 from alphaloop.models.config import PredictorConfig
+from alphaloop.models.regime.config import RegimeParams
+from alphaloop.models.sentiment.config import SentimentParams
 from alphaloop.registry.gate import GateParams
 from alphaloop.signals import BacktestParams
 
@@ -110,6 +112,8 @@ class Params(_Section):
     cv: CVParams = Field(default_factory=CVParams)
     train: PredictorConfig = Field(default_factory=PredictorConfig)
     backtest: BacktestParams = Field(default_factory=BacktestParams)
+    sentiment: SentimentParams = Field(default_factory=SentimentParams)
+    regime: RegimeParams = Field(default_factory=RegimeParams)
     register_: GateParams = Field(default_factory=GateParams, alias="register")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

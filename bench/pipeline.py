@@ -15,7 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import machine, today, update_section
 
-STAGES = ("ingest", "validate", "features", "train", "evaluate", "register")
+STAGES = ("ingest", "validate", "features", "train", "evaluate", "register", "train_regime",
+          "train_sentiment")
 
 
 def time_stage(stage: str) -> float:

@@ -29,6 +29,13 @@ WALK_FORWARD = REPORTS / "walk_forward.csv"
 PLOTS = REPORTS / "plots"
 REGISTRY_REPORT = REPORTS / "registry.json"
 AUDIT_LOG = Path("mlruns/audit.jsonl")
+REGIME_DIR = Path("models/regime")
+REGIME_METRICS = REPORTS / "regime_metrics.json"
+REGIME_REGISTRY = REPORTS / "regime_registry.json"
+SENTIMENT_DIR = Path("models/sentiment")
+SENTIMENT_METRICS = REPORTS / "sentiment_metrics.json"
+SENTIMENT_REGISTRY = REPORTS / "sentiment_registry.json"
+HEADLINES = Path("data/text/headlines.csv")
 
 # No telemetry or hub calls from any entry point (ENVIRONMENT.md).
 OFFLINE_ENV = {

@@ -7,6 +7,7 @@ floor is never lowered to make a run pass; ``alphaloop promote`` records a perso
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import subprocess
 from collections.abc import Callable
@@ -73,6 +74,9 @@ def register(candidate: Candidate, settings: Settings, report_path: Path,
     lock_path = root / "dvc.lock"
     lock = yaml.safe_load(lock_path.read_text()) if lock_path.exists() else {}
     data_version = data_version_from_lock(lock or {}, candidate.data_stage, candidate.data_path)
+    if data_version is None and (root / candidate.data_path).is_file():
+        # Not a DVC output (e.g. a git-tracked CSV): the file's md5, as DVC would hash it.
+        data_version = hashlib.md5((root / candidate.data_path).read_bytes()).hexdigest()
     scores = candidate.metrics[candidate.candidate_key]
     tags = lineage_tags(data_version=data_version, git_commit=git_commit(root),
                         params=candidate.params, metrics=scores, data_path=candidate.data_path)

@@ -66,8 +66,8 @@ def decide(candidate: dict[str, float], baseline: dict[str, float] | None,
     if rule.baseline is not None and baseline is not None:
         base = float(baseline[metric])
         beats = _better(score, base, rule) and score != base
-        reasons.append(f"{'beats' if beats else 'does not beat'} the {rule.baseline} baseline "
-                       f"({metric} {base:.4f})")
+        reasons.append(f"{metric} {score:.4f} {'beats' if beats else 'does not beat'} the "
+                       f"{rule.baseline} baseline ({base:.4f})")
         if rule.require_beat_baseline and not beats:
             ok = False
     champion_score = None

@@ -31,7 +31,7 @@ def _run(cwd: Path, *cmd: str) -> subprocess.CompletedProcess[str]:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh git + DVC checkout of the project's pipeline files, reproduced once."""
     root = tmp_path_factory.mktemp("project")
-    for name in ("alphaloop", "pipelines"):
+    for name in ("alphaloop", "pipelines", "data/text"):
         shutil.copytree(REPO / name, root / name,
                         ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("dvc.yaml", ".dvcignore"):
@@ -43,6 +43,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params["train"]["early_stopping_rounds"] = 10
     for member in params["train"]["members"].values():
         member.update({"n_estimators": 40} if "n_estimators" in member else {"iterations": 40})
+    params["regime"].update(epochs=1, d_model=16, num_layers=1, context_length=32)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / ".dvc").mkdir()
     shutil.copy(REPO / ".dvc" / "config", root / ".dvc" / "config")
@@ -56,7 +57,8 @@ def test_repro_writes_every_stage_output(project: Path) -> None:
     for path in ("data/raw/bars.parquet", "data/validated/bars.parquet",
                  "data/features/features.parquet", "reports/data_docs/index.html",
                  "models/ensemble/manifest.json", "reports/backtest_metrics.json",
-                 "reports/registry.json"):
+                 "reports/registry.json", "models/regime/model.onnx",
+                 "reports/regime_registry.json", "models/sentiment/manifest.json"):
         assert (project / path).exists(), path
     features = json.loads((project / "reports/features.json").read_text())
     assert features["n_features"] >= 200
@@ -76,7 +78,8 @@ def test_second_repro_changes_nothing(project: Path) -> None:
 
 def test_dag_shows_the_stages(project: Path) -> None:
     dag = _run(project, "dvc", "dag").stdout
-    for stage in ("ingest", "validate", "features", "train", "evaluate", "register"):
+    for stage in ("ingest", "validate", "features", "train", "evaluate", "register",
+                  "train_regime", "train_sentiment"):
         assert stage in dag
 
 

@@ -107,3 +107,51 @@ def test_train_evaluate_register(project: Path, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ValueError, match="no version"):
         promote_by_hand(Settings(_env_file=None), "ensemble", "99", "x")  # type: ignore[call-arg]
     mlflow.set_tracking_uri(None)
+
+
+def test_train_regime_registers_beside_its_baselines(project: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow
+
+    from pipelines import train_regime
+
+    monkeypatch.chdir(project)
+    params = Params.model_validate({"regime": {"epochs": 1, "d_model": 16, "num_layers": 1,
+                                               "context_length": 32}})
+    report = train_regime.run(params, Settings(_env_file=None))  # type: ignore[call-arg]
+    metrics = json.loads(Path("reports/regime_metrics.json").read_text())
+    for name in ("model", "persistence", "zero", "garch"):
+        assert name in metrics
+    assert metrics["garch"]["vol_rmse"] > 0 and metrics["model"]["vol_rmse"] > 0
+    beats = metrics["model"]["vol_rmse"] < metrics["garch"]["vol_rmse"]
+    assert report["promoted"] is beats
+    model = mlflow.pyfunc.load_model("models:/regime@challenger")
+    closes = pd.read_parquet(VALIDATED_BARS)[["close"]].tail(33).reset_index(drop=True)
+    out = model.predict(closes)
+    assert out["regime"].iloc[0] in {"bull", "bear", "sideways", "high_vol"}
+    assert out["forecast_volatility"].iloc[0] >= 0
+    mlflow.set_tracking_uri(None)
+
+
+def test_train_sentiment_registers_beside_the_lexicon(project: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import mlflow
+
+    from pipelines import train_sentiment
+    from tests.conftest import REPO
+
+    monkeypatch.chdir(project)
+    Path("data/text").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "data/text/headlines.csv", "data/text/headlines.csv")
+    report = train_sentiment.run(Params(), Settings(_env_file=None))  # type: ignore[call-arg]
+    metrics = json.loads(Path("reports/sentiment_metrics.json").read_text())
+    assert {"minilm", "lexicon", "majority"} <= set(metrics)
+    beats = metrics["minilm"]["macro_f1"] > metrics["lexicon"]["macro_f1"]
+    assert report["promoted"] is (beats and metrics["minilm"]["macro_f1"] >= 0.5)
+    assert len(report["lineage"]["data_version"]) == 32  # md5 of the git-tracked CSV
+    model = mlflow.pyfunc.load_model("models:/sentiment@challenger")
+    out = model.predict(pd.DataFrame({"text": ["Exchange hacked, $200M stolen"]}))
+    assert out["logit"].iloc[0] < 0 and out["label"].iloc[0] == "negative"
+    mlflow.set_tracking_uri(None)

@@ -54,8 +54,8 @@ class RegimeParams(BaseModel):
     learning_rate: float = Field(default=1e-3, gt=0.0, le=1.0, allow_inf_nan=False)
     test_fraction: float = Field(default=0.2, gt=0.0, lt=1.0)
     seed: int = 42
-    bull_threshold: float = Field(default=5e-4, allow_inf_nan=False)
-    bear_threshold: float = Field(default=-5e-4, allow_inf_nan=False)
+    bull_threshold: float = Field(default=1e-4, allow_inf_nan=False)
+    bear_threshold: float = Field(default=-1e-4, allow_inf_nan=False)
     high_vol_quantile: float = Field(default=0.8, gt=0.0, lt=1.0)
 
     @field_validator("model_name")
