@@ -156,6 +156,51 @@ def backtest(params: ParamsOpt = Path("params.yaml")) -> None:
 
 
 @app.command()
+def sentiment(
+    headlines: Annotated[list[str], typer.Argument(help="Headlines to score.")],
+    tweet: Annotated[list[str] | None, typer.Option(
+        "--tweet", help="Social posts to score (repeatable).")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    model_dir: Annotated[Path, typer.Option(
+        help="Trained sentiment model (train_sentiment writes it).")] = common.SENTIMENT_DIR,
+) -> None:
+    """Score headlines: sentiment logits (positive = bullish) and catalyst tags, offline."""
+    import asyncio
+
+    from alphaloop.models.sentiment import compute_finbert_scores, compute_sentiment_and_catalyst
+    from alphaloop.models.sentiment import tag_headlines as tag
+
+    cfg = _params(params).sentiment
+    factors = asyncio.run(compute_sentiment_and_catalyst(
+        list(headlines), list(tweet or []), params=cfg, model_dir=model_dir))
+    scores = compute_finbert_scores(list(headlines), params=cfg, model_dir=model_dir)
+    for text, score, result in zip(headlines, scores, tag(list(headlines), params=cfg,
+                                                          model_dir=model_dir), strict=True):
+        typer.echo(f"{score:+.3f}  {text}  [{', '.join(sorted(result.tags)) or 'no tags'}]")
+    typer.echo(f"fin_sent_logit {factors['fin_sent_logit']:+.3f}  social_sent_logit "
+               f"{factors['social_sent_logit']:+.3f}  backend {factors['backend']}"
+               f"{'  (FALLBACK)' if factors['fallback'] else ''}")
+
+
+@app.command()
+def regime(
+    bars: Annotated[Path, typer.Option(help="Validated bars.")] = common.VALIDATED_BARS,
+    model_dir: Annotated[Path, typer.Option(help="Trained regime model.")] = common.REGIME_DIR,
+) -> None:
+    """Forecast the next bars' return and volatility from the latest bars; print the regime."""
+    from alphaloop.models.regime import RegimeForecaster
+
+    def forecast() -> tuple[float, float, str, str]:
+        forecaster = RegimeForecaster.load(model_dir)
+        frame = common.read_frame(bars)
+        value, vol = forecaster.forecast_both(frame["close"].to_numpy(dtype=float))
+        return value, vol, forecaster.classify_regime(value, vol), str(frame["timestamp"].iloc[-1])
+
+    value, vol, label, last = _guarded(forecast)
+    typer.echo(f"as of {last}: forecast return {value:+.5f}, volatility {vol:.5f} -> {label}")
+
+
+@app.command()
 def promote(
     reason: Annotated[str, typer.Option(help="Why: recorded in the audit log and on the version.")],
     model: Annotated[str, typer.Option(help="Registered model name.")] = "ensemble",

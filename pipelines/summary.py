@@ -16,7 +16,11 @@ from pipelines.common import (
     INGEST_REPORT,
     MODEL_DIR,
     RAW_BARS,
+    REGIME_METRICS,
+    REGIME_REGISTRY,
     REGISTRY_REPORT,
+    SENTIMENT_METRICS,
+    SENTIMENT_REGISTRY,
     TRAIN_METRICS,
     VALIDATED_BARS,
     VALIDATION_REPORT,
@@ -110,13 +114,45 @@ def _models(console: Console) -> None:
         before = backtest.get("strategy_before_costs")
         if before:
             console.print(f"Strategy before costs: {before['total_return']:+.2%}")
-    if registry:
-        verdict = "promoted to champion" if registry["promoted"] else "not promoted"
-        champion = registry["champion_version"]
-        console.print(f"Registry: {registry['model']} v{registry['version']} is the challenger, "
-                      f"{verdict} ({'; '.join(registry['reasons'])}). Champion: "
-                      f"{'v' + champion if champion else 'none'}. "
-                      f"Tracking: {registry['tracking_uri']}")
+    _side_models(console)
+    for report in (registry, _load(SENTIMENT_REGISTRY), _load(REGIME_REGISTRY)):
+        if report:
+            _registry_line(console, report)
+
+
+def _registry_line(console: Console, registry: dict[str, Any]) -> None:
+    verdict = "promoted to champion" if registry["promoted"] else "not promoted"
+    champion = registry["champion_version"]
+    console.print(f"Registry: {registry['model']} v{registry['version']} is the challenger, "
+                  f"{verdict} ({'; '.join(registry['reasons'])}). Champion: "
+                  f"{'v' + champion if champion else 'none'}.")
+
+
+def _side_models(console: Console) -> None:
+    """The sentiment and regime models' held-out scores beside their baselines."""
+    sentiment, regime = _load(SENTIMENT_METRICS), _load(REGIME_METRICS)
+    if sentiment:
+        table = Table(title=f"News sentiment, held out ({sentiment['data']['held_out']} of "
+                            f"{sentiment['data']['rows']} labelled headlines)")
+        for col in ("model", "accuracy", "macro F1"):
+            table.add_column(col, justify="right" if col != "model" else "left")
+        for name in ("minilm", "lexicon", "majority"):
+            scores = sentiment[name]
+            table.add_row(name, f"{scores['accuracy']:.3f}", f"{scores['macro_f1']:.3f}")
+        console.print(table)
+    if regime:
+        table = Table(title=f"Market regime, held out ({regime['data']['n_test']:,} windows, "
+                            "last 20% of time)")
+        for col in ("forecaster", "return RMSE", "vol RMSE", "direction"):
+            table.add_column(col, justify="right" if col != "forecaster" else "left")
+        for name, row in regime.items():
+            if name == "data":
+                continue
+            table.add_row(name, *(f"{row[k]:.6f}" if k in row else "-"
+                                  for k in ("return_rmse", "vol_rmse")),
+                          f"{row['directional_accuracy']:.3f}"
+                          if "directional_accuracy" in row else "-")
+        console.print(table)
 
 
 def _rows(report: dict[str, Any] | None, key: str) -> str:

@@ -95,3 +95,10 @@ def test_help_lists_the_commands() -> None:
     assert result.returncode == 0
     for command in ("ingest", "validate", "features", "summary"):
         assert command in result.stdout
+
+
+def test_sentiment_with_a_missing_model_falls_back_to_the_lexicon(tmp_path: Path) -> None:
+    result = alphaloop("sentiment", "Exchange hacked, $200M stolen", "--model-dir",
+                       str(tmp_path / "none"))
+    assert result.returncode == 0, result.stderr
+    assert "backend lexicon" in result.stdout and "FALLBACK" in result.stdout
