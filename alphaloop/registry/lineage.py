@@ -31,5 +31,6 @@ def lineage_tags(*, data_version: str | None, git_commit: str | None,
         "git_commit": git_commit or "unknown",
         "params_hash": params_hash(params),
     }
-    tags.update({f"metric.{k}": f"{v:.6f}" for k, v in metrics.items()})
+    # Full precision: the gate compares a later candidate with these exact values.
+    tags.update({f"metric.{k}": repr(float(v)) for k, v in metrics.items()})
     return tags

@@ -18,4 +18,4 @@ def test_tags_carry_data_code_params_and_metrics() -> None:
                         metrics={"accuracy": 0.5412345678}, data_path="f.parquet")
     assert tags["data_version"] == "abc" and tags["git_commit"] == "deadbeef"
     assert tags["params_hash"] == params_hash({"x": 1})
-    assert tags["metric.accuracy"] == "0.541235"
+    assert float(tags["metric.accuracy"]) == 0.5412345678
