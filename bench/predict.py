@@ -16,13 +16,10 @@ repetitions. The result replaces the ``## Prediction latency`` section of bench/
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +29,7 @@ from alphaloop.models import EnsemblePredictor, OnnxEnsemble, PredictorConfig, e
 from alphaloop.models.inputs import feature_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import RESULTS, machine, today, update_section
+from results import RESULTS, machine, median_us, today, update_section
 
 FEATURES = Path("data/features/features.parquet")
 BATCH = 1024
@@ -58,17 +55,6 @@ def load_data(force_synthetic: bool, rows: int) -> tuple[pd.DataFrame, str]:
         return pd.read_parquet(FEATURES), f"`{FEATURES}` (BTC-USD 15m)"
     return synthetic(rows), f"synthetic {rows:,} x 247"
 
-
-def median_us(fn: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of ``fn`` in microseconds, after a few warm-up calls."""
-    for _ in range(min(10, repeats)):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
 
 
 def time_cases(predictor: EnsemblePredictor, runtime: OnnxEnsemble, frame: pd.DataFrame,

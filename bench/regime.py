@@ -16,7 +16,6 @@ latency is the median of ``--repeats`` calls after warm-up. The result replaces 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ import pandas as pd
 from alphaloop.models.regime import RegimeForecaster, RegimeParams, RegimeReport
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import RESULTS, machine, today, update_section
+from results import RESULTS, machine, median_us, today, update_section
 
 BARS = Path("data/validated/bars.parquet")
 
@@ -55,17 +54,6 @@ def load_closes(force_synthetic: bool, rows: int) -> tuple[pd.Series, str]:
     return synthetic_closes(rows), f"synthetic GARCH(1,1) closes, {rows:,} bars"
 
 
-def median_us(fn: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of ``fn`` in microseconds, after warm-up calls."""
-    for _ in range(min(50, repeats)):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e6
-
 
 def latencies(native: RegimeForecaster, runtime: RegimeForecaster, closes: pd.Series,
               repeats: int) -> dict[str, tuple[float, float]]:
@@ -83,13 +71,15 @@ def latencies(native: RegimeForecaster, runtime: RegimeForecaster, closes: pd.Se
 
     session = runtime.runtime_session()
     inputs = {"returns": window.astype(np.float32)}
+
+    def timed(fn: Callable[[], Any]) -> float:
+        return median_us(fn, repeats, warmup=50)
+
     return {
-        "forecast_both (public API)": (median_us(lambda: native.forecast_both(history), repeats),
-                                       median_us(lambda: runtime.forecast_both(history),
-                                                 repeats)),
-        "network only (float32 window)": (median_us(torch_net, repeats),
-                                          median_us(lambda: session.run(None, inputs),
-                                                    repeats)),
+        "forecast_both (public API)": (timed(lambda: native.forecast_both(history)),
+                                       timed(lambda: runtime.forecast_both(history))),
+        "network only (float32 window)": (timed(torch_net),
+                                          timed(lambda: session.run(None, inputs))),
     }
 
 

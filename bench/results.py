@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import platform
 import re
+import statistics
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -18,6 +22,18 @@ def machine() -> str:
 
 def today() -> str:
     return date.today().isoformat()
+
+
+def median_us(fn: Callable[[], Any], repeats: int, warmup: int = 10) -> float:
+    """Median wall time of ``fn`` in microseconds, after ``warmup`` untimed calls."""
+    for _ in range(min(warmup, repeats)):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e6
 
 
 def update_section(title: str, section: str, path: Path = RESULTS) -> None:

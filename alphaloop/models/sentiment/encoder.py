@@ -100,13 +100,23 @@ def export_encoder(model_path: Path, directory: Path, *, quantize: bool = True) 
         ``directory``.
     """
     from optimum.onnxruntime import ORTModelForFeatureExtraction
+
+    return export_with_optimum(ORTModelForFeatureExtraction, model_path, directory,
+                               quantize=quantize)
+
+
+def export_with_optimum(ort_class: Any, model_path: Path, directory: Path, *,
+                        quantize: bool) -> Path:
+    """Export a local checkpoint with an optimum ``ORTModel*`` class, plus its tokenizer.
+
+    Writes ``model.onnx`` (and ``model_quantized.onnx`` with ``quantize``) into ``directory``.
+    """
     from transformers import AutoTokenizer
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with quiet_export():
-        model = ORTModelForFeatureExtraction.from_pretrained(
-            str(model_path), export=True, local_files_only=True)
+        model = ort_class.from_pretrained(str(model_path), export=True, local_files_only=True)
     model.save_pretrained(str(directory))
     tokenizer = AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
     tokenizer.save_pretrained(str(directory))

@@ -19,10 +19,9 @@ import numpy as np
 from alphaloop.models.sentiment.encoder import (
     FP32_FILE,
     INT8_FILE,
+    export_with_optimum,
     onnx_session,
     pick_graph,
-    quantize_onnx,
-    quiet_export,
 )
 from alphaloop.models.sentiment.head import softmax
 
@@ -80,19 +79,9 @@ def export_classifier(model_path: Path, directory: Path, *, quantize: bool = Tru
         ``directory``.
     """
     from optimum.onnxruntime import ORTModelForSequenceClassification
-    from transformers import AutoTokenizer
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    with quiet_export():
-        model = ORTModelForSequenceClassification.from_pretrained(
-            str(model_path), export=True, local_files_only=True)
-    model.save_pretrained(str(directory))
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path), local_files_only=True)
-    tokenizer.save_pretrained(str(directory))
-    if quantize:
-        quantize_onnx(directory / FP32_FILE, directory / INT8_FILE)
-    return directory
+    return export_with_optimum(ORTModelForSequenceClassification, model_path, directory,
+                               quantize=quantize)
 
 
 class OnnxClassifier:
