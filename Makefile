@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum
 
 # No telemetry or hub calls from anything make starts (see ENVIRONMENT.md in the docs).
 export GX_ANALYTICS_ENABLED = false
-export DO_NOT_TRACK = 1
+export DO_NOT_TRACK = true
+export MLFLOW_DISABLE_TELEMETRY = true
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 export BENTOML_DO_NOT_TRACK = true
 export HF_HUB_OFFLINE = 1

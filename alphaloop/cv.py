@@ -37,7 +37,7 @@ class CVParams(BaseModel):
 
     n_splits: int = Field(default=5, ge=2)
     # < 1: a fraction of the samples; >= 1: a whole number of bars.
-    embargo: float = Field(default=0.01, ge=0.0, allow_inf_nan=False)
+    embargo: float = Field(default=200, ge=0.0, allow_inf_nan=False)
     walk_forward_initial: int = Field(default=2000, ge=1)
     walk_forward_step: int = Field(default=500, ge=1)
 

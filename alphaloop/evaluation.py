@@ -39,8 +39,13 @@ def confusion_rows(y_true: np.ndarray, y_pred: np.ndarray,
 
 
 def drawdown(equity: pd.Series) -> pd.Series:
-    """Fractional drawdown from the running peak (0 at new highs, negative below)."""
-    return equity / equity.cummax() - 1.0
+    """Fractional drawdown from the running peak, the starting equity of 1 included.
+
+    Matches :func:`alphaloop.backtest.stats.max_drawdown`, so the plotted trough equals the
+    reported maximum drawdown.
+    """
+    peak = equity.cummax().clip(lower=1.0)
+    return equity / peak - 1.0
 
 
 def equity_table(strategy: pd.Series, buy_and_hold: pd.Series) -> pd.DataFrame:

@@ -213,10 +213,9 @@ def promote(
 
     common.setup()
     entries = _guarded(lambda: promote_by_hand(Settings(), model, version, reason))
-    if not entries:
-        typer.echo(f"{model} v{version} is already the champion")
     for entry in entries:
-        typer.echo(f"{entry['model']}@{entry['alias']}: v{entry['from_version']} -> "
+        before = f"v{entry['from_version']}" if entry["from_version"] else "unset"
+        typer.echo(f"{entry['model']}@{entry['alias']}: {before} -> "
                    f"v{entry['to_version']} ({entry['actor']}: {entry['reason']})")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,8 @@ HEADLINES = Path("data/text/headlines.csv")
 # No telemetry or hub calls from any entry point (ENVIRONMENT.md).
 OFFLINE_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
+    "DO_NOT_TRACK": "true",  # MLflow reads "true", not "1"
+    "MLFLOW_DISABLE_TELEMETRY": "true",
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "BENTOML_DO_NOT_TRACK": "true",
     "HF_HUB_OFFLINE": "1",
@@ -53,16 +55,34 @@ OFFLINE_ENV = {
 RUNTIME_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
-def setup(level: str = "INFO") -> None:
+def setup(level: str | None = None) -> None:
     """Entry-point set-up: offline switches and readable logging (never at import time)."""
     for key, value in {**OFFLINE_ENV, **RUNTIME_ENV}.items():
         os.environ.setdefault(key, value)
+    level = level or os.environ.get("ALPHALOOP_LOG_LEVEL", "INFO").upper()
     # Plain lines: DVC pipes stage output, where rich's wrapping would garble long messages.
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                         datefmt="%H:%M:%S", force=True)
     # GX and DVC are chatty at INFO; their warnings still show.
     for noisy in ("great_expectations", "urllib3", "ccxt"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run_stage(main: Callable[[], object]) -> None:
+    """Run a DVC stage's main: expected failures end in one readable line and exit 1."""
+    from alphaloop.config import ConfigError
+    from alphaloop.data.sources import SourceError
+    from alphaloop.data.validation import DataValidationError
+
+    setup()
+    try:
+        main()
+    except DataValidationError as exc:
+        logging.getLogger("alphaloop").error("validation failed: %s", exc)
+        raise SystemExit(1) from None
+    except (ConfigError, SourceError, FileNotFoundError, ValueError) as exc:
+        logging.getLogger("alphaloop").error("%s", exc)
+        raise SystemExit(1) from None
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

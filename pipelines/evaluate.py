@@ -12,10 +12,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from alphaloop.backtest import periods_per_year_for, walk_forward_backtest
 from alphaloop.config import Params, load_params
 from alphaloop.evaluation import equity_table
-from alphaloop.labels import prepare_target
+from alphaloop.labels import CLASS_DOWN, CLASS_FLAT, CLASS_UP, prepare_target
 from alphaloop.models.estimator import EnsembleClassifier
 from alphaloop.models.inputs import default_feature_columns
 from pipelines import plots
@@ -25,7 +27,7 @@ from pipelines.common import (
     PLOTS,
     WALK_FORWARD,
     read_frame,
-    setup,
+    run_stage,
     write_json,
 )
 
@@ -35,17 +37,19 @@ log = logging.getLogger(__name__)
 def run(params: Params, features_path: Path = FEATURES) -> dict[str, Any]:
     """Walk forward over the labelled features; write metrics, windows and equity curves."""
     target = params.target
+    # Every bar stays: dropping dead-zone bars would pick trading bars by their future move.
+    # Dead-zone labels become NaN instead (not trained on, still traded).
     labelled = prepare_target(read_frame(features_path), target.horizon, target.threshold,
-                              target.neutral)
+                              "class")
+    labels = labelled["target"].map({CLASS_DOWN: 0.0, CLASS_FLAT: np.nan, CLASS_UP: 1.0})
     columns = list(params.train.feature_columns or default_feature_columns(labelled))
     timeframe = str(labelled["timeframe"].iloc[0])
     ppy = periods_per_year_for(timeframe, params.validate_.session)
     model = EnsembleClassifier(params.predictor, horizon=target.horizon)
-    log.info("walk-forward: first window %d rows, step %d, gap %d bars, %d windows",
-             params.cv.walk_forward_initial, params.cv.walk_forward_step, target.horizon,
-             -(-(len(labelled) - params.cv.walk_forward_initial) // params.cv.walk_forward_step))
+    log.info("walk-forward: first window %d rows, step %d, gap %d bars",
+             params.cv.walk_forward_initial, params.cv.walk_forward_step, target.horizon)
     result = walk_forward_backtest(
-        model, labelled, labelled["target"], params.cv.walk_forward_initial,
+        model, labelled, labels, params.cv.walk_forward_initial,
         params.cv.walk_forward_step, feature_columns=columns, gap=target.horizon,
         params=params.backtest, periods_per_year=ppy)
     gross = float((1.0 + result.backtest.gross_returns).prod() - 1.0)
@@ -86,8 +90,7 @@ def _rounded(stats: dict[str, float]) -> dict[str, float]:
 
 
 def main() -> None:
-    setup()
-    run(load_params())
+    run_stage(lambda: run(load_params()))
 
 
 if __name__ == "__main__":

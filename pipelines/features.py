@@ -14,7 +14,7 @@ from pipelines.common import (
     IMPORTANCE,
     VALIDATED_BARS,
     read_frame,
-    setup,
+    run_stage,
     write_frame,
     write_json,
 )
@@ -52,8 +52,7 @@ def run(config: FeatureConfig, bars_path: Path = VALIDATED_BARS, out: Path = FEA
 
 
 def main() -> None:
-    setup()
-    run(load_params().features)
+    run_stage(lambda: run(load_params().features))
 
 
 if __name__ == "__main__":

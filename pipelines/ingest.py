@@ -10,7 +10,7 @@ from rich.progress import Progress
 
 from alphaloop.config import CcxtSource, IngestParams, load_params
 from alphaloop.data.sources import fetch_ccxt, load_bars
-from pipelines.common import INGEST_REPORT, RAW_BARS, setup, write_frame, write_json
+from pipelines.common import INGEST_REPORT, RAW_BARS, run_stage, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,7 @@ def run(params: IngestParams, out: Path = RAW_BARS,
 
 
 def main() -> None:
-    setup()
-    run(load_params().ingest)
+    run_stage(lambda: run(load_params().ingest))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pipelines.common import (
     TRAIN_METRICS,
     read_frame,
     read_json,
-    setup,
+    run_stage,
 )
 from pipelines.registration import Candidate, register
 
@@ -57,8 +57,7 @@ def run(params: Params, settings: Settings, root: Path = Path(".")) -> dict[str,
 
 
 def main() -> None:
-    setup()
-    run(load_params(), Settings())
+    run_stage(lambda: run(load_params(), Settings()))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import yaml
 
 from alphaloop.config import Settings
 from alphaloop.registry import store
-from alphaloop.registry.gate import GateDecision, GateRule, decide
+from alphaloop.registry.gate import GateDecision, GateRule, check_rule, decide
 from alphaloop.registry.lineage import data_version_from_lock, lineage_tags
 from pipelines.common import AUDIT_LOG, write_json
 
@@ -47,12 +47,25 @@ def git_commit(root: Path) -> str | None:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                               text=True, check=True, timeout=10).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                                cwd=root, capture_output=True, text=True, check=True,
-                                timeout=10).stdout.strip()
+        # dvc.lock is rewritten by `dvc repro` itself before this stage runs.
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                 ".", ":(exclude)dvc.lock"], cwd=root, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{head}-dirty" if head and status else head or None
+
+
+def redact(uri: str) -> str:
+    """A tracking URI without credentials, safe to write into reports and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def flatten(prefix: str, value: Any) -> dict[str, Any]:
@@ -70,6 +83,8 @@ def register(candidate: Candidate, settings: Settings, report_path: Path,
     """Log the run, register a version, tag its lineage, apply the gate, write a report."""
     import mlflow
 
+    check_rule(candidate.rule, candidate.metrics, candidate.candidate_key,
+               f"register.{candidate.name}")
     uri = store.configure_tracking(settings.mlflow_tracking_uri, root)
     lock_path = root / "dvc.lock"
     lock = yaml.safe_load(lock_path.read_text()) if lock_path.exists() else {}
@@ -101,7 +116,8 @@ def register(candidate: Candidate, settings: Settings, report_path: Path,
                      reason="newly trained", audit_path=audit)
     champion = store.alias_version(client, candidate.name, store.CHAMPION)
     rule = candidate.rule
-    decision = decide(scores, candidate.metrics.get(rule.baseline or ""),
+    baseline = candidate.metrics[rule.baseline] if rule.baseline is not None else None
+    decision = decide(scores, baseline,
                       store.version_metrics(champion) if champion is not None else None, rule)
     _apply(client, candidate.name, version, champion, decision, audit)
     champion = store.alias_version(client, candidate.name, store.CHAMPION)
@@ -109,7 +125,7 @@ def register(candidate: Candidate, settings: Settings, report_path: Path,
         "model": candidate.name,
         "version": version,
         "run_id": run_id,
-        "tracking_uri": uri,
+        "tracking_uri": redact(uri),
         "champion_version": str(champion.version) if champion is not None else None,
         "promoted": decision.promote,
         "reasons": decision.reasons,
@@ -151,5 +167,8 @@ def promote_by_hand(settings: Settings, model: str, version: str | None, reason:
         client.get_model_version(model, version)
     except MlflowException as exc:
         raise ValueError(f"model {model!r} has no version {version!r}") from exc
-    return store.promote(client, model, version, actor="manual", reason=reason,
-                         audit_path=root / AUDIT_LOG)
+    entries = store.promote(client, model, version, actor="manual", reason=reason,
+                            audit_path=root / AUDIT_LOG)
+    if not entries:
+        raise ValueError(f"{model} v{version} is already the champion")
+    return entries

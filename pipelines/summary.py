@@ -104,7 +104,7 @@ def _models(console: Console) -> None:
         oos = backtest["out_of_sample"]
         table = Table(title=f"Walk-forward backtest, out of sample {oos['first'][:10]} → "
                             f"{oos['last'][:10]}, {backtest['costs_bps']:g} bps per trade")
-        for col in ("", "return", "sharpe", "max drawdown", "trades", "deflated sharpe"):
+        for col in ("", "return", "sharpe", "max drawdown", "trades", "P(SR > 0)"):
             table.add_column(col, justify="right")
         for name, stats in (("strategy", s), ("buy and hold", b)):
             table.add_row(name, f"{stats['total_return']:+.2%}", f"{stats['sharpe']:.2f}",

@@ -28,7 +28,7 @@ from pipelines.common import (
     PLOTS,
     TRAIN_METRICS,
     read_frame,
-    setup,
+    run_stage,
     write_frame,
     write_json,
 )
@@ -83,8 +83,7 @@ def _write_plots(oof: Any, importance: Any, auc: float) -> None:
 
 
 def main() -> None:
-    setup()
-    run(load_params())
+    run_stage(lambda: run(load_params()))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pipelines.common import (
     REGIME_REGISTRY,
     VALIDATED_BARS,
     read_frame,
-    setup,
+    run_stage,
     write_json,
 )
 from pipelines.registration import Candidate, register
@@ -83,8 +83,7 @@ def run(params: Params, settings: Settings) -> dict[str, Any]:
 
 
 def main() -> None:
-    setup()
-    run(load_params(), Settings())
+    run_stage(lambda: run(load_params(), Settings()))
 
 
 if __name__ == "__main__":

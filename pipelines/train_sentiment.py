@@ -18,7 +18,7 @@ from pipelines.common import (
     SENTIMENT_DIR,
     SENTIMENT_METRICS,
     SENTIMENT_REGISTRY,
-    setup,
+    run_stage,
     write_json,
 )
 from pipelines.registration import Candidate, register
@@ -92,8 +92,7 @@ def run(params: Params, settings: Settings) -> dict[str, Any]:
 
 
 def main() -> None:
-    setup()
-    run(load_params(), Settings())
+    run_stage(lambda: run(load_params(), Settings()))
 
 
 if __name__ == "__main__":

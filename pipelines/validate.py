@@ -16,7 +16,7 @@ from pipelines.common import (
     RAW_BARS,
     VALIDATED_BARS,
     VALIDATION_REPORT,
-    setup,
+    run_stage,
     write_frame,
     write_json,
 )
@@ -63,8 +63,7 @@ def run(params: ValidateParams, raw: pd.DataFrame, source: str,
 
 
 def main() -> None:
-    setup()
-    run(load_params().validate_, load_raw(RAW_BARS), str(RAW_BARS))
+    run_stage(lambda: run(load_params().validate_, load_raw(RAW_BARS), str(RAW_BARS)))
 
 
 if __name__ == "__main__":

@@ -144,7 +144,8 @@ def fetch_ccxt(source: CcxtSource, exchange: Any | None = None,
         exchange = make_exchange(source.exchange)
     step_ms = int(parse_timeframe(source.timeframe).total_seconds() * 1000)
     since = _to_ms(source.since)
-    until = _to_ms(source.until) if source.until else exchange.milliseconds()
+    # Without an explicit end, stop before the bar still forming: only closed bars are data.
+    until = _to_ms(source.until) if source.until else exchange.milliseconds() - step_ms
     rows: list[list[float]] = []
     while since < until and len(rows) < source.max_bars:
         limit = min(source.page_limit, source.max_bars - len(rows))

@@ -47,8 +47,27 @@ class GateDecision:
     champion_score: float | None = None
 
 
-def _better(a: float, b: float, rule: GateRule, margin: float = 0.0) -> bool:
-    return a >= b + margin if rule.greater_is_better else a <= b - margin
+def _at_least(a: float, b: float, rule: GateRule) -> bool:
+    return a >= b if rule.greater_is_better else a <= b
+
+
+def _beats(a: float, b: float, rule: GateRule, margin: float = 0.0) -> bool:
+    """Strictly better by more than ``margin``: a tie never replaces anything."""
+    return a > b + margin if rule.greater_is_better else a < b - margin
+
+
+def check_rule(rule: GateRule, metrics: dict[str, dict[str, float]], candidate: str,
+               where: str) -> None:
+    """Fail before anything is registered if the rule names a metric or baseline not measured."""
+    known = sorted(metrics)
+    if rule.metric not in metrics.get(candidate, {}):
+        raise ValueError(f"{where}.metric: {rule.metric!r} is not measured for {candidate!r} "
+                         f"(measured: {sorted(metrics.get(candidate, {}))})")
+    if rule.baseline is not None:
+        if rule.baseline not in metrics:
+            raise ValueError(f"{where}.baseline: {rule.baseline!r} is not one of {known}")
+        if rule.metric not in metrics[rule.baseline]:
+            raise ValueError(f"{where}: baseline {rule.baseline!r} has no {rule.metric!r}")
 
 
 def decide(candidate: dict[str, float], baseline: dict[str, float] | None,
@@ -59,24 +78,34 @@ def decide(candidate: dict[str, float], baseline: dict[str, float] | None,
     reasons: list[str] = []
     ok = True
     if rule.floor is not None:
-        clears = _better(score, rule.floor, rule)
+        clears = _at_least(score, rule.floor, rule)
         ok = clears
         word = "clears" if clears else ("is below" if rule.greater_is_better else "is above")
         reasons.append(f"{metric} {score:.4f} {word} the floor {rule.floor:.4f}")
-    if rule.baseline is not None and baseline is not None:
-        base = float(baseline[metric])
-        beats = _better(score, base, rule) and score != base
-        reasons.append(f"{metric} {score:.4f} {'beats' if beats else 'does not beat'} the "
-                       f"{rule.baseline} baseline ({base:.4f})")
+    if rule.baseline is not None:
+        if baseline is None or metric not in baseline:
+            # A required comparison that cannot be made is a refusal, never a pass.
+            beats = False
+            reasons.append(f"no {rule.baseline} baseline {metric} to compare with")
+        else:
+            base = float(baseline[metric])
+            beats = _beats(score, base, rule)
+            reasons.append(f"{metric} {score:.4f} {'beats' if beats else 'does not beat'} "
+                           f"the {rule.baseline} baseline ({base:.4f})")
         if rule.require_beat_baseline and not beats:
             ok = False
     champion_score = None
-    if champion is not None and metric in champion:
-        champion_score = float(champion[metric])
-        better = _better(score, champion_score, rule, rule.min_improvement)
-        reasons.append(f"{'beats' if better else 'does not beat'} the champion "
-                       f"({metric} {champion_score:.4f}, min improvement "
-                       f"{rule.min_improvement:.4f})")
-        ok = ok and better
+    if champion is not None:
+        if metric not in champion:
+            ok = False
+            reasons.append(f"the champion carries no {metric} to compare with; promote by "
+                           "hand if this version should replace it")
+        else:
+            champion_score = float(champion[metric])
+            better = _beats(score, champion_score, rule, rule.min_improvement)
+            reasons.append(f"{'beats' if better else 'does not beat'} the champion "
+                           f"({metric} {champion_score:.4f}, min improvement "
+                           f"{rule.min_improvement:.4f})")
+            ok = ok and better
     return GateDecision(promote=ok, reasons=reasons, candidate_score=score,
                         champion_score=champion_score)

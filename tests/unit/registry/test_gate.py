@@ -49,3 +49,31 @@ def test_lower_is_better_metrics() -> None:
     assert decide({"vol_rmse": 0.008}, garch, None, rule).promote
     assert not decide({"vol_rmse": 0.012}, garch, None, rule).promote
     assert not decide({"vol_rmse": 0.008}, garch, {"vol_rmse": 0.007}, rule).promote
+
+
+def test_a_tie_with_the_champion_keeps_the_champion() -> None:
+    assert not decide({"accuracy": 0.56}, MAJORITY, {"accuracy": 0.56}, RULE).promote
+
+
+def test_a_champion_without_the_metric_is_never_replaced_silently() -> None:
+    decision = decide({"accuracy": 0.60}, MAJORITY, {}, RULE)
+    assert not decision.promote
+    assert any("carries no accuracy" in r for r in decision.reasons)
+
+
+def test_a_missing_baseline_refuses_instead_of_passing() -> None:
+    decision = decide({"accuracy": 0.60}, None, None, GateRule(baseline="majorty"))
+    assert not decision.promote
+
+
+def test_rules_naming_unmeasured_metrics_fail_before_registration() -> None:
+    import pytest
+
+    from alphaloop.registry.gate import check_rule
+
+    metrics = {"ensemble": {"accuracy": 0.5}, "majority": {"accuracy": 0.5}}
+    check_rule(RULE, metrics, "ensemble", "register.ensemble")
+    with pytest.raises(ValueError, match=r"register.ensemble.baseline: 'majorty'"):
+        check_rule(GateRule(baseline="majorty"), metrics, "ensemble", "register.ensemble")
+    with pytest.raises(ValueError, match=r"register.ensemble.metric: 'acc'"):
+        check_rule(GateRule(metric="acc"), metrics, "ensemble", "register.ensemble")

@@ -19,3 +19,11 @@ def test_tags_carry_data_code_params_and_metrics() -> None:
     assert tags["data_version"] == "abc" and tags["git_commit"] == "deadbeef"
     assert tags["params_hash"] == params_hash({"x": 1})
     assert float(tags["metric.accuracy"]) == 0.5412345678
+
+
+def test_tracking_uris_lose_their_credentials() -> None:
+    from pipelines.registration import redact
+
+    assert redact("postgresql://bob:s3cr3t@db.local:5432/mlflow") == \
+        "postgresql://***@db.local:5432/mlflow"
+    assert redact("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
