@@ -3,9 +3,9 @@
 Usage: python bench/predict.py [--synthetic] [--rows N] [--repeats R] [--batch-repeats B]
 [--results PATH]
 
-Trains ``EnsemblePredictor(PredictorConfig())`` (defaults: three members, weighted,
-sigmoid) on ``data/features/features.parquet`` labelled with ``prepare_target`` at the
-default horizon, or on synthetic 5,000 x 247 data when the file is missing or with
+Trains the ensemble exactly as the pipeline does (``params.yaml``: ``train`` with the fold
+layout from ``cv``, labels from ``target``) on ``data/features/features.parquet``, or on
+synthetic 5,000 x 247 data when the file is missing or with
 ``--synthetic``; the training wall time covers the purged 5-fold OOF run and the final fit.
 Then it times ``predict_proba`` for one row and for 1,024 rows, natively and through
 ``OnnxEnsemble`` (one intra-op thread), for the whole ensemble (input validation included)
@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alphaloop.labels import TargetParams, prepare_target
-from alphaloop.models import EnsemblePredictor, OnnxEnsemble, PredictorConfig, export_onnx
+from alphaloop.config import load_params
+from alphaloop.labels import prepare_target
+from alphaloop.models import EnsemblePredictor, OnnxEnsemble, export_onnx
 from alphaloop.models.inputs import feature_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -95,8 +96,9 @@ def render(source: str, n_rows: int, n_features: int, train_s: float,
     diffs = ", ".join(f"{name} {value:.1e}" for name, value in parity.items())
     return (
         "## Prediction latency\n\n"
-        f"`python bench/predict.py`: default `PredictorConfig` (LightGBM + XGBoost + "
-        f"CatBoost, weighted, sigmoid) trained on {source}: {n_rows:,} labelled rows, "
+        f"`python bench/predict.py`: the pipeline's ensemble (`params.yaml`: LightGBM + "
+        f"XGBoost + CatBoost, weighted, sigmoid, 200-bar embargo) trained on {source}: "
+        f"{n_rows:,} labelled rows, "
         f"{n_features} features. Median of {repeats:,} calls (1 row) or {batch_repeats} "
         f"calls ({BATCH} rows); ONNX Runtime with one intra-op thread. Ensemble rows include "
         "input validation; member rows take a float32 matrix.\n\n"
@@ -119,9 +121,10 @@ def main() -> int:
     args = parser.parse_args()
 
     raw, source = load_data(args.synthetic, args.rows)
-    target = TargetParams()
+    params = load_params()
+    target = params.target
     frame = prepare_target(raw, target.horizon, target.threshold, target.neutral)
-    predictor = EnsemblePredictor(PredictorConfig())
+    predictor = EnsemblePredictor(params.predictor)
     start = time.perf_counter()
     report = predictor.train(frame, target.horizon)
     train_s = time.perf_counter() - start

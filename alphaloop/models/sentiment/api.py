@@ -49,7 +49,6 @@ class Scorer(Protocol):
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         """Logits, shape ``(n,)``."""
-        ...
 
 
 @dataclass(frozen=True)

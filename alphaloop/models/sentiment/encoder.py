@@ -30,7 +30,6 @@ class TextEncoder(Protocol):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``."""
-        ...
 
 
 def minilm_path() -> Path:
