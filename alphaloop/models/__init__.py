@@ -6,9 +6,9 @@ boosting libraries, ONNX) loads on first use of a name from this package.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from alphaloop._lazy import lazy_attributes
 from alphaloop.models.config import PredictorConfig
 from alphaloop.models.members import (
     Member,
@@ -34,10 +34,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -70,6 +70,7 @@ class Member(ABC):
     Attributes:
         name: Registry name.
         suffix: File suffix of the native model format.
+        save_options: Keyword arguments the native ``save_model`` needs.
         defaults: Default hyperparameters (modest and fast).
         seed_keys: Parameter names the library accepts for its seed; the first is set from
             ``seed`` unless the parameters already name one.
@@ -82,6 +83,7 @@ class Member(ABC):
     suffix: ClassVar[str]
     defaults: ClassVar[dict[str, Any]]
     seed_keys: ClassVar[tuple[str, ...]]
+    save_options: ClassVar[dict[str, Any]] = {}  # extra keyword arguments of save_model
 
     def __init__(self, params: Mapping[str, Any] | None = None, seed: int = 42) -> None:
         merged = {**copy.deepcopy(self.defaults), **dict(params or {})}
@@ -104,9 +106,10 @@ class Member(ABC):
     def feature_importance(self) -> np.ndarray:
         """Non-negative importance per input column (gain or its library's equivalent)."""
 
-    @abstractmethod
     def save(self, path: Path) -> None:
         """Write the fitted model in its native format."""
+        self._require_fitted()
+        self.model.save_model(str(path), **self.save_options)
 
     @classmethod
     @abstractmethod
@@ -180,10 +183,6 @@ class LightGBMMember(Member):
         self._require_fitted()
         return np.asarray(self.model.feature_importance(importance_type="gain"), dtype=float)
 
-    def save(self, path: Path) -> None:
-        self._require_fitted()
-        self.model.save_model(str(path))
-
     @classmethod
     def load(cls, path: Path, params: Mapping[str, Any] | None = None) -> LightGBMMember:
         import lightgbm as lgb
@@ -240,10 +239,6 @@ class XGBoostMember(Member):
             out[int(key.removeprefix("f"))] = value
         return out
 
-    def save(self, path: Path) -> None:
-        self._require_fitted()
-        self.model.save_model(str(path))
-
     @classmethod
     def load(cls, path: Path, params: Mapping[str, Any] | None = None) -> XGBoostMember:
         import xgboost as xgb
@@ -260,6 +255,7 @@ class CatBoostMember(Member):
 
     name = "catboost"
     suffix = ".cbm"
+    save_options: ClassVar[dict[str, Any]] = {"format": "cbm"}
     seed_keys = ("random_seed", "random_state")
     defaults: ClassVar[dict[str, Any]] = {
         "iterations": 300, "learning_rate": 0.05, "depth": 4, "l2_leaf_reg": 3.0,
@@ -291,10 +287,6 @@ class CatBoostMember(Member):
     def feature_importance(self) -> np.ndarray:
         self._require_fitted()
         return np.asarray(self.model.get_feature_importance(), dtype=float)
-
-    def save(self, path: Path) -> None:
-        self._require_fitted()
-        self.model.save_model(str(path), format="cbm")
 
     @classmethod
     def load(cls, path: Path, params: Mapping[str, Any] | None = None) -> CatBoostMember:

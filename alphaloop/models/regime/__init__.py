@@ -13,9 +13,9 @@ on first use of the forecaster (``model`` and ``onnx_export`` import them at the
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from alphaloop._lazy import lazy_attributes
 from alphaloop.models.regime.config import PATCHTST, RegimeParams
 
 if TYPE_CHECKING:
@@ -31,10 +31,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

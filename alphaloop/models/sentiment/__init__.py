@@ -10,9 +10,9 @@ exported or opened. Typical use::
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from alphaloop._lazy import lazy_attributes
 from alphaloop.models.sentiment.config import DEFAULT_CATALYSTS, SentimentParams
 
 if TYPE_CHECKING:
@@ -59,10 +59,7 @@ _MODULES = {
 _LAZY = {name: f"{__name__}.{module}" for module, names in _MODULES.items() for name in names}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
