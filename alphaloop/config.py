@@ -29,6 +29,7 @@ from alphaloop.models.config import PredictorConfig
 from alphaloop.models.regime.config import RegimeParams
 from alphaloop.models.sentiment.config import SentimentParams
 from alphaloop.registry.gate import GateParams
+from alphaloop.retrain.config import RetrainParams
 from alphaloop.signals import BacktestParams
 
 
@@ -115,6 +116,7 @@ class Params(_Section):
     sentiment: SentimentParams = Field(default_factory=SentimentParams)
     regime: RegimeParams = Field(default_factory=RegimeParams)
     register_: GateParams = Field(default_factory=GateParams, alias="register")
+    retrain: RetrainParams = Field(default_factory=RetrainParams)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -176,3 +178,5 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     exchange_api_key: SecretStr | None = None
     exchange_api_secret: SecretStr | None = None
+    audit_log: Path | None = None  # None: mlruns/audit.jsonl
+    registry_lock_dir: Path | None = None  # None: mlruns/locks (promotion locks, one machine)

@@ -40,6 +40,8 @@ class CVParams(BaseModel):
     embargo: float = Field(default=200, ge=0.0, allow_inf_nan=False)
     walk_forward_initial: int = Field(default=2000, ge=1)
     walk_forward_step: int = Field(default=500, ge=1)
+    # The gate's holdout: the most recent rows, never trained on (< 1: a share; >= 1: rows).
+    holdout: float = Field(default=0.15, gt=0.0, allow_inf_nan=False)
 
     @field_validator("embargo")
     @classmethod
@@ -67,6 +69,31 @@ def resolve_embargo(embargo: float | int, n_samples: int) -> int:
     if float(embargo) != int(embargo):
         raise ValueError(f"an embargo >= 1 counts bars and must be whole, got {embargo!r}")
     return int(embargo)
+
+
+def split_recent_holdout(frame: pd.DataFrame, holdout: float
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training rows and the most recent ``holdout`` rows of a labelled frame.
+
+    Training rows whose label ends at or after the holdout's first bar (``t1``) are purged,
+    so no training label saw a holdout bar. Rows are in time order with ``timestamp`` and
+    ``t1`` (``prepare_target`` output).
+
+    Raises:
+        ValueError: When the holdout is empty or leaves no training rows (naming ``cv.holdout``).
+    """
+    n = len(frame)
+    size = resolve_embargo(holdout, n)
+    if size < 1 or size >= n:
+        raise ValueError(f"cv.holdout={holdout!r} gives {size} holdout rows of {n}: need at "
+                         "least one holdout row and one training row")
+    held = frame.iloc[n - size:]
+    start = held["timestamp"].iloc[0]
+    fit = frame.iloc[: n - size]
+    fit = fit[pd.to_datetime(fit["t1"]) < start]
+    if fit.empty:
+        raise ValueError(f"cv.holdout={holdout!r}: no training rows left after purging")
+    return fit, held
 
 
 class PurgedKFold(BaseCrossValidator):

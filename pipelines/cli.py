@@ -21,6 +21,7 @@ app = typer.Typer(
 err = Console(stderr=True)
 T = TypeVar("T")
 
+SENTIMENT_DIR, REGIME_DIR = common.WS.model_dir("sentiment"), common.WS.model_dir("regime")
 ParamsOpt = Annotated[Path, typer.Option("--params", help="Parameters file.")]
 
 
@@ -58,15 +59,18 @@ def ingest(
     params: ParamsOpt = Path("params.yaml"),
     dataset: Annotated[str | None, typer.Option(
         help="Use a bundled data set instead of params: btc-usd-15m, sp500-1d, nasdaq-1d.")] = None,
-    out: Annotated[Path, typer.Option(help="Where to write the raw bars.")] = common.RAW_BARS,
+    out: Annotated[Path, typer.Option(help="Where to write the raw bars.")] = common.WS.raw_bars,
 ) -> None:
     """Load bars from the configured source (params.yaml ingest.source) into data/raw/."""
-    from pipelines.ingest import run
+    from alphaloop.stages.data import ingest as ingest_stage
+    from alphaloop.workspace import write_frame
 
     cfg = _params(params).ingest
     if dataset is not None:
         cfg = IngestParams(source=_guarded(lambda: BundledSource(dataset=dataset)))  # type: ignore[arg-type]
-    summary = _guarded(lambda: run(cfg, out))
+    result = _guarded(lambda: ingest_stage(cfg, None))
+    write_frame(result.frame, out)
+    summary = result.report
     typer.echo(f"{summary['rows']:,} bars of {summary['symbol']} {summary['timeframe']} "
                f"({summary['first']} → {summary['last']}) written to {out}")
 
@@ -88,12 +92,19 @@ def validate(
 
     Exits 1 with the failing rule, column and row count when the data is unusable.
     """
-    from pipelines.validate import load_raw, run
+    from alphaloop.data.validation import validate_bars
+    from alphaloop.workspace import write_frame, write_json
+    from pipelines.validate import load_raw
 
     cfg = _params(params).validate_
     mapping = _guarded(lambda: _parse_mapping(column or []))
     raw = _guarded(lambda: load_raw(path, mapping, None, timeframe))
-    result = _guarded(lambda: run(cfg, raw, path, out, report, docs))
+    outcome = _guarded(lambda: validate_bars(raw, cfg, source=path, docs_dir=docs))
+    if out is not None:
+        write_frame(outcome.bars, out)
+    if report is not None:
+        write_json(report, outcome.report.to_dict())
+    result = outcome.report
     console = Console()
     console.print(f"[green]passed[/green]: {result.rows_in:,} rows in, "
                   f"{result.rows_out:,} clean bars out, {result.segments} gap-free segments")
@@ -116,14 +127,17 @@ def _parse_mapping(items: list[str]) -> dict[str, str]:
 @app.command()
 def features(
     params: ParamsOpt = Path("params.yaml"),
-    bars: Annotated[Path, typer.Option(help="Validated bars.")] = common.VALIDATED_BARS,
-    out: Annotated[Path, typer.Option(help="Where to write features.")] = common.FEATURES,
+    bars: Annotated[Path, typer.Option(help="Validated bars.")] = common.WS.validated_bars,
+    out: Annotated[Path, typer.Option(help="Where to write features.")] = common.WS.features,
 ) -> None:
     """Build the TA-Lib feature set (params.yaml features) from validated bars."""
-    from pipelines.features import run
+    from alphaloop.stages.data import features as features_stage
+    from alphaloop.workspace import read_frame, write_frame
 
     cfg = _params(params).features
-    report = _guarded(lambda: run(cfg, bars, out))
+    result = _guarded(lambda: features_stage(cfg, read_frame(bars), None))
+    write_frame(result.frame, out)
+    report = result.report
     typer.echo(f"{report['n_features']} features x {report['rows_out']:,} rows written to {out} "
                f"({report['warmup_rows_dropped']} warm-up rows dropped)")
 
@@ -131,22 +145,25 @@ def features(
 @app.command()
 def train(params: ParamsOpt = Path("params.yaml")) -> None:
     """Train the ensemble under purged CV; print out-of-fold metrics beside the baselines."""
-    from pipelines.train import run
-
-    cfg = _params(params)
+    from alphaloop.stages.ensemble import train as train_stage
+    from alphaloop.workspace import read_frame
     from pipelines.summary import scores_table
 
-    metrics = _guarded(lambda: run(cfg))
-    Console().print(scores_table(metrics, "Out-of-fold metrics (purged k-fold)"))
+    cfg = _params(params)
+    result = _guarded(lambda: train_stage(cfg, read_frame(common.WS.features), common.WS))
+    Console().print(scores_table(result.metrics, "Out-of-fold metrics (purged k-fold)"))
+    Console().print(scores_table(result.metrics["holdout"], "Holdout (the newest rows, never "
+                                 "trained on: what the gate scores)"))
 
 
 @app.command()
 def backtest(params: ParamsOpt = Path("params.yaml")) -> None:
     """Walk-forward backtest (retrain per window, costs included) beside buy-and-hold."""
-    from pipelines.evaluate import run
+    from alphaloop.stages.evaluate import evaluate
+    from alphaloop.workspace import read_frame
 
     cfg = _params(params)
-    summary = _guarded(lambda: run(cfg))
+    summary = _guarded(lambda: evaluate(cfg, read_frame(common.WS.features), common.WS))
     s, b = summary["strategy"], summary["buy_and_hold"]
     typer.echo(f"out of sample {summary['out_of_sample']['first']} -> "
                f"{summary['out_of_sample']['last']} ({summary['windows']['count']} windows)")
@@ -162,7 +179,7 @@ def sentiment(
         "--tweet", help="Social posts to score (repeatable).")] = None,
     params: ParamsOpt = Path("params.yaml"),
     model_dir: Annotated[Path, typer.Option(
-        help="Trained sentiment model (train_sentiment writes it).")] = common.SENTIMENT_DIR,
+        help="Trained sentiment model (train_sentiment writes it).")] = SENTIMENT_DIR,
 ) -> None:
     """Score headlines: sentiment logits (positive = bullish) and catalyst tags, offline."""
     import asyncio
@@ -184,15 +201,17 @@ def sentiment(
 
 @app.command()
 def regime(
-    bars: Annotated[Path, typer.Option(help="Validated bars.")] = common.VALIDATED_BARS,
-    model_dir: Annotated[Path, typer.Option(help="Trained regime model.")] = common.REGIME_DIR,
+    bars: Annotated[Path, typer.Option(help="Validated bars.")] = common.WS.validated_bars,
+    model_dir: Annotated[Path, typer.Option(help="Trained regime model.")] = REGIME_DIR,
 ) -> None:
     """Forecast the next bars' return and volatility from the latest bars; print the regime."""
     from alphaloop.models.regime import RegimeForecaster
 
     def forecast() -> tuple[float, float, str, str]:
         forecaster = RegimeForecaster.load(model_dir)
-        frame = common.read_frame(bars)
+        from alphaloop.workspace import read_frame
+
+        frame = read_frame(bars)
         value, vol = forecaster.forecast_both(frame["close"].to_numpy(dtype=float))
         return value, vol, forecaster.classify_regime(value, vol), str(frame["timestamp"].iloc[-1])
 
@@ -200,23 +219,86 @@ def regime(
     typer.echo(f"as of {last}: forecast return {value:+.5f}, volatility {vol:.5f} -> {label}")
 
 
-@app.command()
-def promote(
-    reason: Annotated[str, typer.Option(help="Why: recorded in the audit log and on the version.")],
-    model: Annotated[str, typer.Option(help="Registered model name.")] = "ensemble",
-    version: Annotated[str | None, typer.Option(
-        help="Version to promote; default: the current challenger.")] = None,
-) -> None:
-    """Make a model version the champion by hand (recorded as a manual decision)."""
-    from alphaloop.config import Settings
-    from pipelines.registration import promote_by_hand
+ModelArg = Annotated[str, typer.Argument(
+    help="Registered model (task) name, or a prefix matching one, e.g. 'ensemble'.")]
 
-    common.setup()
-    entries = _guarded(lambda: promote_by_hand(Settings(), model, version, reason))
+
+def _registry_errors() -> Iterator[None]:
+    from mlflow.exceptions import MlflowException
+
+    from alphaloop.registry.manual import RegistryError
+
+    try:
+        yield
+    except RegistryError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    except MlflowException as exc:
+        err.print(f"[red]registry error:[/red] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+registry_errors = contextmanager(_registry_errors)
+
+
+def _print_moves(entries: list[dict[str, object]]) -> None:
     for entry in entries:
         before = f"v{entry['from_version']}" if entry["from_version"] else "unset"
-        typer.echo(f"{entry['model']}@{entry['alias']}: {before} -> "
-                   f"v{entry['to_version']} ({entry['actor']}: {entry['reason']})")
+        typer.echo(f"{entry['model']}@{entry['alias']}: {before} -> v{entry['to_version']} "
+                   f"({entry['source']} by {entry['actor']}: {entry['reason']})")
+
+
+@app.command()
+def promote(
+    model: ModelArg,
+    version: Annotated[str | None, typer.Argument(
+        help="Version to promote; default: the current challenger.")] = None,
+    reason: Annotated[str, typer.Option(
+        help="Why: recorded in the audit log and on the version.")] = "promoted by hand",
+) -> None:
+    """Make a model version its task's champion by hand (audited as a manual move)."""
+    from alphaloop.registry.manual import promote_by_hand
+
+    common.setup()
+    with registry_errors():
+        _print_moves(promote_by_hand(common.registry(), model, version, reason))
+
+
+@app.command()
+def rollback(
+    model: ModelArg,
+    reason: Annotated[str, typer.Option(help="Why: recorded in the audit log.")] =
+        "rolled back by hand",
+) -> None:
+    """Put the task's previous_champion back as champion (audited)."""
+    from alphaloop.registry.manual import rollback as roll_back
+
+    common.setup()
+    with registry_errors():
+        _print_moves(roll_back(common.registry(), model, reason))
+
+
+@app.command()
+def models() -> None:
+    """Per task: champion, challenger and previous champion, their metrics and age."""
+    from pipelines.registry_views import models_table
+
+    common.setup()
+    with registry_errors():
+        Console(width=200).print(models_table(common.registry()))
+
+
+@app.command()
+def audit(
+    model: Annotated[str | None, typer.Argument(help="Only this model (default: all).")] = None,
+    last: Annotated[int, typer.Option(help="Show the newest N entries.")] = 50,
+) -> None:
+    """The alias audit log (moves made in the MLflow UI are detected and recorded first)."""
+    from pipelines.registry_views import audit_table
+
+    common.setup()
+    with registry_errors():
+        Console(width=200).print(audit_table(common.registry(), model, last))
 
 
 @app.command()
@@ -227,6 +309,11 @@ def summary() -> None:
     if not render(Console()):
         err.print("some stage reports are missing: run `dvc repro` (or `make run`) first")
         raise typer.Exit(1)
+
+
+from pipelines.retrain_cli import retrain_app  # noqa: E402 - the sub-app needs `app` defined
+
+app.add_typer(retrain_app, name="retrain")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,44 +1,20 @@
-"""What every stage shares: default paths, logging, environment switches, JSON output."""
+"""What every stage shell shares: the DVC workspace, logging, offline switches, errors."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
+from alphaloop.registry.lifecycle import RegistryConfig
+from alphaloop.workspace import Workspace
 
-# Default locations; dvc.yaml names the same paths.
-RAW_BARS = Path("data/raw/bars.parquet")
-VALIDATED_BARS = Path("data/validated/bars.parquet")
-FEATURES = Path("data/features/features.parquet")
-REPORTS = Path("reports")
-VALIDATION_REPORT = REPORTS / "validation.json"
-DATA_DOCS = REPORTS / "data_docs"
-FEATURES_REPORT = REPORTS / "features.json"
-IMPORTANCE = REPORTS / "feature_importance.csv"
-INGEST_REPORT = REPORTS / "ingest.json"
-MODEL_DIR = Path("models/ensemble")
-ONNX_DIR = Path("models/ensemble_onnx")
-OOF_PREDICTIONS = Path("data/predictions/oof.parquet")
-TRAIN_METRICS = REPORTS / "train_metrics.json"
-BACKTEST_METRICS = REPORTS / "backtest_metrics.json"
-WALK_FORWARD = REPORTS / "walk_forward.csv"
-PLOTS = REPORTS / "plots"
-REGISTRY_REPORT = REPORTS / "registry.json"
-AUDIT_LOG = Path("mlruns/audit.jsonl")
-REGIME_DIR = Path("models/regime")
-REGIME_METRICS = REPORTS / "regime_metrics.json"
-REGIME_REGISTRY = REPORTS / "regime_registry.json"
-SENTIMENT_DIR = Path("models/sentiment")
-SENTIMENT_METRICS = REPORTS / "sentiment_metrics.json"
-SENTIMENT_REGISTRY = REPORTS / "sentiment_registry.json"
+# DVC's workspace: the project root, with the paths dvc.yaml names.
+WS = Workspace(Path("."))
 HEADLINES = Path("data/text/headlines.csv")
 
-# No telemetry or hub calls from any entry point (ENVIRONMENT.md).
+# No telemetry or hub calls from any entry point (the README's "Offline" section).
 OFFLINE_ENV = {
     "GX_ANALYTICS_ENABLED": "false",
     "DO_NOT_TRACK": "true",  # MLflow reads "true", not "1"
@@ -68,6 +44,15 @@ def setup(level: str | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def registry(root: Path = Path(".")) -> RegistryConfig:
+    """The registry the settings point at (sqlite under ``mlruns/`` by default)."""
+    from alphaloop.config import Settings
+
+    settings = Settings()
+    return RegistryConfig(tracking_uri=settings.mlflow_tracking_uri, root=root,
+                          audit_path=settings.audit_log, lock_dir=settings.registry_lock_dir)
+
+
 def run_stage(main: Callable[[], object]) -> None:
     """Run a DVC stage's main: expected failures end in one readable line and exit 1."""
     from alphaloop.config import ConfigError
@@ -83,27 +68,3 @@ def run_stage(main: Callable[[], object]) -> None:
     except (ConfigError, SourceError, FileNotFoundError, ValueError) as exc:
         logging.getLogger("alphaloop").error("%s", exc)
         raise SystemExit(1) from None
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
-
-
-def write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Write a frame atomically so an interrupted stage never leaves a half-written output."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
-
-
-def read_frame(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run the stage that writes it first "
-                                "(`dvc repro` runs them in order)")
-    return pd.read_parquet(path)

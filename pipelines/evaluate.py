@@ -1,96 +1,15 @@
-"""DVC stage ``evaluate``: walk-forward backtest of the ensemble, with costs, beside buy-and-hold.
-
-At each window the ensemble is refit on the bars before it (minus a gap of the label horizon,
-so no training label reaches into the window), predicts only that window, and the decision
-rules in :mod:`alphaloop.signals` turn probabilities into positions. Only out-of-sample
-windows are reported.
-"""
+"""DVC stage ``evaluate``: walk-forward backtest of the ensemble with costs, beside buy-and-hold."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-
-from alphaloop.backtest import periods_per_year_for, walk_forward_backtest
-from alphaloop.config import Params, load_params
-from alphaloop.evaluation import equity_table
-from alphaloop.labels import CLASS_DOWN, CLASS_FLAT, CLASS_UP, prepare_target
-from alphaloop.models.estimator import EnsembleClassifier
-from alphaloop.models.inputs import default_feature_columns
-from pipelines import plots
-from pipelines.common import (
-    BACKTEST_METRICS,
-    FEATURES,
-    PLOTS,
-    WALK_FORWARD,
-    read_frame,
-    run_stage,
-    write_json,
-)
-
-log = logging.getLogger(__name__)
-
-
-def run(params: Params, features_path: Path = FEATURES) -> dict[str, Any]:
-    """Walk forward over the labelled features; write metrics, windows and equity curves."""
-    target = params.target
-    # Every bar stays: dropping dead-zone bars would pick trading bars by their future move.
-    # Dead-zone labels become NaN instead (not trained on, still traded).
-    labelled = prepare_target(read_frame(features_path), target.horizon, target.threshold,
-                              "class")
-    labels = labelled["target"].map({CLASS_DOWN: 0.0, CLASS_FLAT: np.nan, CLASS_UP: 1.0})
-    columns = list(params.train.feature_columns or default_feature_columns(labelled))
-    timeframe = str(labelled["timeframe"].iloc[0])
-    ppy = periods_per_year_for(timeframe, params.validate_.session)
-    model = EnsembleClassifier(params.predictor, horizon=target.horizon)
-    log.info("walk-forward: first window %d rows, step %d, gap %d bars",
-             params.cv.walk_forward_initial, params.cv.walk_forward_step, target.horizon)
-    result = walk_forward_backtest(
-        model, labelled, labels, params.cv.walk_forward_initial,
-        params.cv.walk_forward_step, feature_columns=columns, gap=target.horizon,
-        params=params.backtest, periods_per_year=ppy)
-    gross = float((1.0 + result.backtest.gross_returns).prod() - 1.0)
-    summary = {
-        # Before costs too: separates "no edge" from "an edge the costs eat".
-        "strategy_before_costs": {"total_return": round(gross, 6),
-                                  "costs_paid": round(float(result.backtest.costs.sum()), 6)},
-        "strategy": _rounded(result.backtest.stats),
-        "buy_and_hold": _rounded(result.buy_and_hold.stats),
-        "windows": {"count": len(result.windows),
-                    "mean_accuracy": round(float(result.windows["accuracy"].mean()), 6),
-                    "mean_sharpe": round(result.averages[0], 6),
-                    "mean_max_drawdown": round(result.averages[1], 6)},
-        "out_of_sample": {"first": str(result.predictions.index[0]),
-                          "last": str(result.predictions.index[-1]),
-                          "bars": len(result.predictions)},
-        "costs_bps": params.backtest.fee_bps + params.backtest.slippage_bps,
-    }
-    write_json(BACKTEST_METRICS, summary)
-    result.windows.to_csv(WALK_FORWARD, index=False)
-    curves = equity_table(result.backtest.equity, result.buy_and_hold.equity)
-    PLOTS.mkdir(parents=True, exist_ok=True)
-    curves[["timestamp", "strategy", "buy_and_hold"]].to_csv(PLOTS / "equity.csv", index=False)
-    curves[["timestamp", "strategy_drawdown", "buy_and_hold_drawdown"]].to_csv(
-        PLOTS / "drawdown.csv", index=False)
-    plots.equity_png(curves, PLOTS / "equity.png")
-    s, b = summary["strategy"], summary["buy_and_hold"]
-    log.info("out of sample, after costs: strategy return %+.2f%% (%+.2f%% before costs, %d "
-             "trades) Sharpe %.2f max DD %.2f%% | buy-and-hold return %+.2f%% Sharpe %.2f "
-             "max DD %.2f%%", 100 * s["total_return"], 100 * gross, s["trades"], s["sharpe"],
-             100 * s["max_drawdown"], 100 * b["total_return"], b["sharpe"],
-             100 * b["max_drawdown"])
-    return summary
-
-
-def _rounded(stats: dict[str, float]) -> dict[str, float]:
-    return {k: round(float(v), 6) for k, v in stats.items()}
+from alphaloop.config import load_params
+from alphaloop.stages.evaluate import evaluate
+from alphaloop.workspace import read_frame
+from pipelines.common import WS, run_stage
 
 
 def main() -> None:
-    run_stage(lambda: run(load_params()))
+    run_stage(lambda: evaluate(load_params(), read_frame(WS.features), WS))
 
 
 if __name__ == "__main__":

@@ -8,24 +8,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.common import (
-    BACKTEST_METRICS,
-    DATA_DOCS,
-    FEATURES,
-    FEATURES_REPORT,
-    INGEST_REPORT,
-    MODEL_DIR,
-    RAW_BARS,
-    REGIME_METRICS,
-    REGIME_REGISTRY,
-    REGISTRY_REPORT,
-    SENTIMENT_METRICS,
-    SENTIMENT_REGISTRY,
-    TRAIN_METRICS,
-    VALIDATED_BARS,
-    VALIDATION_REPORT,
-    read_json,
-)
+from alphaloop.workspace import read_json
+from pipelines.common import WS
+
+RAW_BARS, VALIDATED_BARS, FEATURES = WS.raw_bars, WS.validated_bars, WS.features
+DATA_DOCS, MODEL_DIR = WS.data_docs, WS.model_dir("ensemble")
+INGEST_REPORT, VALIDATION_REPORT = WS.report("ingest"), WS.report("validation")
+FEATURES_REPORT, TRAIN_METRICS = WS.report("features"), WS.report("train_metrics")
+BACKTEST_METRICS, REGISTRY_REPORT = WS.report("backtest_metrics"), WS.report("registry")
+SENTIMENT_METRICS, SENTIMENT_REGISTRY = (WS.report("sentiment_metrics"),
+                                         WS.report("sentiment_registry"))
+REGIME_METRICS, REGIME_REGISTRY = WS.report("regime_metrics"), WS.report("regime_registry")
 
 
 def _size(path: Path) -> str:
@@ -85,7 +78,7 @@ def scores_table(metrics: dict[str, Any], title: str) -> Table:
     for col in columns:
         table.add_column(col.replace("_", " "), justify="right")
     for name, scores in metrics.items():
-        if name != "data":
+        if name not in ("data", "holdout"):
             table.add_row(name, *(f"{scores[c]:.4f}" for c in columns))
     return table
 
@@ -98,6 +91,12 @@ def _models(console: Console) -> None:
         console.print(scores_table(train, f"Direction model, out-of-fold (purged k-fold), "
                                           f"{train['data']['rows']:,} labelled bars, "
                                           f"{train['data']['up_share']:.1%} up"))
+        data = train["data"]
+        if "holdout" in train:
+            console.print(scores_table(train["holdout"], "Direction model on the gate's holdout "
+                                       f"{data['holdout_start'][:16]} → "
+                                       f"{data['holdout_end'][:16]} "
+                                       f"({data['holdout_rows']} bars, never trained on)"))
         console.print(f"Model: {MODEL_DIR} ({_size(MODEL_DIR)})")
     if backtest:
         s, b = backtest["strategy"], backtest["buy_and_hold"]
@@ -124,7 +123,8 @@ def _registry_line(console: Console, registry: dict[str, Any]) -> None:
     verdict = "promoted to champion" if registry["promoted"] else "not promoted"
     champion = registry["champion_version"]
     console.print(f"Registry: {registry['model']} v{registry['version']} is the challenger, "
-                  f"{verdict} ({'; '.join(registry['reasons'])}). Champion: "
+                  f"{verdict} on {registry.get('holdout', 'its holdout')} "
+                  f"({'; '.join(registry['reasons'])}). Champion: "
                   f"{'v' + champion if champion else 'none'}.")
 
 

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from alphaloop.config import ValidateParams, load_params
+from alphaloop.config import load_params
 from alphaloop.data.sources import BUNDLED, bundled_path, read_table, to_raw_bars
-from alphaloop.data.validation import ValidationReport, validate_bars
-from pipelines.common import (
-    DATA_DOCS,
-    RAW_BARS,
-    VALIDATED_BARS,
-    VALIDATION_REPORT,
-    run_stage,
-    write_frame,
-    write_json,
-)
-
-log = logging.getLogger(__name__)
+from alphaloop.stages.data import validate
+from alphaloop.workspace import read_frame
+from pipelines.common import WS, run_stage
 
 
 def load_raw(path: str | Path, column_map: dict[str, str] | None = None,
@@ -45,25 +34,9 @@ def load_raw(path: str | Path, column_map: dict[str, str] | None = None,
     return to_raw_bars(table, column_map or {}, symbol, timeframe)
 
 
-def run(params: ValidateParams, raw: pd.DataFrame, source: str,
-        out: Path | None = VALIDATED_BARS, report_path: Path | None = VALIDATION_REPORT,
-        docs_dir: Path | None = DATA_DOCS) -> ValidationReport:
-    """Validate raw bars and write the outputs asked for; raises ``DataValidationError``."""
-    if docs_dir is not None and docs_dir.exists():
-        shutil.rmtree(docs_dir)  # GX appends runs to a docs site; keep only this one
-    outcome = validate_bars(raw, params, source=source, docs_dir=docs_dir)
-    if out is not None:
-        write_frame(outcome.bars, out)
-    if report_path is not None:
-        write_json(report_path, outcome.report.to_dict())
-    report = outcome.report
-    log.info("validated %s: %s rows in, %s rows out, %d gap-free segments", source,
-             f"{report.rows_in:,}", f"{report.rows_out:,}", report.segments)
-    return report
-
-
 def main() -> None:
-    run_stage(lambda: run(load_params().validate_, load_raw(RAW_BARS), str(RAW_BARS)))
+    run_stage(lambda: validate(load_params().validate_, read_frame(WS.raw_bars),
+                               str(WS.raw_bars), WS))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """The promotion gate: pure rules deciding whether a candidate may become ``champion``.
 
 A candidate must clear an absolute floor on its metric, beat a naive baseline (accuracy alone
-can be met by always predicting the majority class) and beat the current champion. Every
-check adds a reason, so the decision can be logged and audited as it was made.
+can be met by always predicting the majority class) and beat the current champion, all three
+measured on the same recent holdout that neither model trained on. A missing or NaN metric is
+refused. Every check adds a reason, so the decision can be logged and audited as it was made.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -74,7 +76,12 @@ def decide(candidate: dict[str, float], baseline: dict[str, float] | None,
            champion: dict[str, float] | None, rule: GateRule) -> GateDecision:
     """Apply the floor, the baseline check and the champion comparison, in that order."""
     metric = rule.metric
-    score = float(candidate[metric])
+    score = float(candidate.get(metric, float("nan")))
+    if not math.isfinite(score):
+        # NaN would pass every comparison written as "not worse" and then never be beaten.
+        return GateDecision(promote=False, reasons=[
+            f"{metric} is {'missing' if metric not in candidate else score}: refused"],
+            candidate_score=score)
     reasons: list[str] = []
     ok = True
     if rule.floor is not None:
@@ -96,10 +103,10 @@ def decide(candidate: dict[str, float], baseline: dict[str, float] | None,
             ok = False
     champion_score = None
     if champion is not None:
-        if metric not in champion:
+        if not math.isfinite(float(champion.get(metric, float("nan")))):
             ok = False
-            reasons.append(f"the champion carries no {metric} to compare with; promote by "
-                           "hand if this version should replace it")
+            reasons.append(f"the champion has no finite {metric} on this holdout to compare "
+                           "with; promote by hand if this version should replace it")
         else:
             champion_score = float(champion[metric])
             better = _beats(score, champion_score, rule, rule.min_improvement)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
 
@@ -34,3 +35,31 @@ def lineage_tags(*, data_version: str | None, git_commit: str | None,
     # Full precision: the gate compares a later candidate with these exact values.
     tags.update({f"metric.{k}": repr(float(v)) for k, v in metrics.items()})
     return tags
+
+
+def git_commit(root: Path) -> str | None:
+    """HEAD's hash, marked ``-dirty`` when tracked files differ from it."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                              text=True, check=True, timeout=10).stdout.strip()
+        # dvc.lock is rewritten by `dvc repro` itself before the register stage runs.
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                 ".", ":(exclude)dvc.lock"], cwd=root, capture_output=True,
+                                text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}-dirty" if head and status else head or None
+
+
+def redact(uri: str) -> str:
+    """A tracking URI without credentials, safe to write into reports and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -1,0 +1,1 @@
+"""The retraining cycle: the stage functions on the newest window, then the gate."""

@@ -1,0 +1,152 @@
+"""The ``train_sentiment`` stage: MiniLM (ONNX, int8) + a head on our headline set, registered.
+
+Held-out accuracy and macro-F1 sit beside the Loughran-McDonald lexicon and a majority-class
+baseline. The gate scores the current champion afresh on the same held-out headlines, but
+only when it was trained on the same file with the same split (else it may have seen them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from alphaloop.config import Params
+from alphaloop.registry.lifecycle import (
+    Candidate,
+    Holdout,
+    Registration,
+    RegistryConfig,
+    register_candidate,
+)
+from alphaloop.registry.lineage import git_commit
+from alphaloop.registry.task import Task, feature_set_hash
+from alphaloop.workspace import Workspace, write_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    model: Any  # SentimentModel
+    report: Any  # SentimentReport
+    metrics: dict[str, Any]
+
+
+def train(params: Params, headlines: pd.DataFrame, ws: Workspace) -> SentimentResult:
+    """Export the encoder, fit the head, save ``models/sentiment`` in ``ws``."""
+    from alphaloop.models.sentiment import (
+        OnnxEncoder,
+        SentimentModel,
+        export_encoder,
+        minilm_path,
+        train_sentiment,
+    )
+
+    cfg = params.sentiment
+    model_dir = ws.model_dir("sentiment")
+    with tempfile.TemporaryDirectory(prefix="alphaloop-minilm-") as tmp:
+        log.info("exporting the packaged MiniLM encoder to ONNX%s",
+                 " (int8)" if cfg.quantize else "")
+        exported = export_encoder(minilm_path(), Path(tmp), quantize=cfg.quantize)
+        encoder = OnnxEncoder.load(exported, quantized=cfg.quantize, max_length=cfg.max_length,
+                                   batch_size=cfg.batch_size)
+        log.info("training the sentiment head on %s labelled headlines", f"{len(headlines):,}")
+        report = train_sentiment(headlines, cfg, encoder=encoder)
+        if model_dir.exists():
+            shutil.rmtree(model_dir)
+        SentimentModel(encoder, report.head).save(model_dir)
+    model = SentimentModel.load(model_dir)
+    metrics: dict[str, Any] = {name: {k: round(float(v), 6) for k, v in scores.items()}
+                               for name, scores in report.metrics.items()}
+    metrics["data"] = {"rows": len(headlines), "held_out": len(report.test_index),
+                       "class_counts": report.class_counts}
+    write_json(ws.report("sentiment_metrics"), metrics)
+    for name, scores in report.metrics.items():
+        log.info("%-9s accuracy %.4f  macro-F1 %.4f (held out)", name, scores["accuracy"],
+                 scores["macro_f1"])
+    return SentimentResult(model, report, metrics)
+
+
+def _split_key(params: Params, data_version: str) -> str:
+    cfg = params.sentiment
+    text = f"{data_version}:{cfg.seed}:{cfg.test_fraction}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def gate_holdout(params: Params, headlines: pd.DataFrame, result: SentimentResult,
+                 data_version: str) -> Holdout:
+    """The held-out headlines, and who may be scored on them (same file, same split)."""
+    from alphaloop.models.sentiment.model import label_metrics
+
+    test = result.report.test_index
+    texts = headlines["headline"].astype(str).iloc[test].tolist()
+    labels = headlines["label"].astype(str).iloc[test].tolist()
+    key = _split_key(params, data_version)
+
+    def score(model: Any) -> dict[str, float]:
+        return label_metrics(labels, [row["label"] for row in model.predict(texts)])
+
+    def load(uri: str) -> Any:
+        import mlflow
+
+        return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
+
+    def overlap(tags: dict[str, str]) -> str | None:
+        if tags.get("split_key") != key:
+            return ("was trained on another file or split of the headlines (it may have seen "
+                    "these held-out ones)")
+        return None
+
+    baselines = {k: v for k, v in result.report.metrics.items() if k != "minilm"}
+    return Holdout(f"{len(texts)} held-out headlines (split {key})", score, baselines, load,
+                   overlap, {"split_key": key, "holdout_rows": str(len(texts))})
+
+
+def task_of(params: Params) -> Task:
+    cfg = params.sentiment
+    spec = {"backend": cfg.backend, "social_backend": cfg.social_backend,
+            "max_length": cfg.max_length, "quantize": cfg.quantize}
+    return Task("sentiment", "news", "text", 0, feature_set_hash(spec))
+
+
+def register_sentiment(params: Params, headlines: pd.DataFrame, headlines_path: Path,
+                       result: SentimentResult, ws: Workspace,
+                       registry: RegistryConfig) -> Registration:
+    """Register the model as the sentiment task's challenger; gate it against the lexicon."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from alphaloop.registry.pyfunc import SentimentPyfunc, sentiment_frame
+    from alphaloop.workspace import file_md5
+
+    model_dir = ws.model_dir("sentiment")
+    example = pd.DataFrame({"text": ["Exchange hacked, $200M stolen",
+                                     "Bitcoin ETF inflows hit a record"]})
+    output = sentiment_frame(result.model, example["text"].tolist())
+
+    def log_model(name: str) -> Any:
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=SentimentPyfunc(),
+            artifacts={"sentiment": str(model_dir)},
+            signature=infer_signature(example, output), input_example=example,
+            registered_model_name=name)
+
+    data_version = file_md5(headlines_path)
+    holdout = gate_holdout(params, headlines, result, data_version)
+    candidate = Candidate(
+        task=task_of(params), rule=params.register_.sentiment, model=result.model,
+        holdout=holdout, log_model=log_model,
+        params={"sentiment": params.sentiment.model_dump(mode="json")},
+        data_version=data_version, data_path=str(headlines_path),
+        git_commit=git_commit(registry.root), tags=holdout.bounds,
+        artifacts={"reports": ws.report("sentiment_metrics")}, key="minilm")
+    registration = register_candidate(candidate, registry)
+    write_json(ws.report("sentiment_registry"), registration.to_dict())
+    return registration
