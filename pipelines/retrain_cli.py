@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -138,3 +138,47 @@ def serve(params: ParamsOpt = Path("params.yaml")) -> None:
     typer.echo("serving deployments: " + ", ".join(
         f"{d.flow_name}/{d.name}" for d in items))
     prefect_serve(*items)
+
+
+@retrain_app.command("replay")
+def replay(
+    start: Annotated[datetime, typer.Option(
+        "--start", formats=["%Y-%m-%d"], help="First replayed day (UTC); its cycle sees bars "
+                                              "before it only.")],
+    end: Annotated[datetime, typer.Option(
+        "--end", formats=["%Y-%m-%d"], help="Last replayed day (UTC), inclusive.")],
+    params: ParamsOpt = Path("params.yaml"),
+    window_days: Annotated[float | None, typer.Option(
+        "--window-days", help="Days of bars each cycle trains on "
+                              "(default retrain.training_window_days).")] = None,
+    out: Annotated[Path, typer.Option(
+        "--out", help="Outputs, the replay's private registry and its workspaces "
+                      "(a previous replay there is replaced).")] = Path("reports/replay"),
+) -> None:
+    """Replay history: one ensemble cycle a day on an as-of clock; each day is then traded by
+    that day's champion, the never-retrained first model, the newest model and buy-and-hold."""
+    common.setup()
+    from alphaloop.config import ConfigError, load_params
+    from alphaloop.retrain import replay as rp
+
+    console = Console()
+    if not console.is_terminal:
+        console.width = 120  # piped or logged: keep the day table's columns whole
+
+    def progress(day: rp.DayRecord, number: int, total: int) -> None:
+        console.print(f"[{number}/{total}] {day.day}: v{day.version} "
+                      f"{'[green]promoted[/green]' if day.promoted else 'refused'}; champion "
+                      f"{'v' + day.champion_version if day.champion_version else 'none'} "
+                      f"({day.seconds:.0f} s)")
+
+    try:
+        cfg = load_params(params)
+        result = rp.replay(cfg, start.date(), end.date(), out, window_days, progress)
+    except (ConfigError, ValueError, FileExistsError) as exc:
+        err.print(f"[red]replay failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    paths = rp.write_outputs(result, out)
+    console.print(rp.decisions_table(result))
+    console.print(rp.comparison_table(result))
+    console.print(f"{len(result.days)} days in {result.seconds:.0f} s; wrote "
+                  + ", ".join(str(p) for p in paths.values()))

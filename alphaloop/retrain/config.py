@@ -24,7 +24,7 @@ class DriftParams(_Section):
     """Early-retrain triggers, checked every ``check_interval_hours`` by the monitor."""
 
     psi_threshold: float = Field(default=0.25, ge=0)
-    max_share_drifted: float = Field(default=0.1, ge=0, le=1)
+    max_share_drifted: float = Field(default=0.5, ge=0, le=1)
     max_champion_age_days: float = Field(default=7.0, gt=0)
     check_interval_hours: float = Field(default=1.0, gt=0)
     bins: int = Field(default=10, ge=2, le=100)

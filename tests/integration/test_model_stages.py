@@ -1,4 +1,4 @@
-"""train -> evaluate -> register on real BTC features, in a scratch project directory.
+"""train -> evaluate -> register on real BTC features, in a scratch workspace.
 
 Small models (few trees, few windows) keep it fast; the MLflow store is the real sqlite one.
 """
@@ -6,15 +6,22 @@ Small models (few trees, few windows) keep it fast; the MLflow store is the real
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from alphaloop.config import Params, Settings
-from pipelines import evaluate, features, ingest, register, train, validate
-from pipelines.common import FEATURES, RAW_BARS, VALIDATED_BARS
-from pipelines.registration import promote_by_hand
+from alphaloop.config import Params
+from alphaloop.labels import prepare_target
+from alphaloop.registry import store
+from alphaloop.registry.lifecycle import RegistryConfig
+from alphaloop.registry.manual import RegistryError, promote_by_hand
+from alphaloop.stages import data, ensemble, regime, sentiment
+from alphaloop.stages.evaluate import evaluate
+from alphaloop.stages.register import register_ensemble
+from alphaloop.workspace import Workspace
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -35,123 +42,133 @@ def small_params(**rule: object) -> Params:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Real BTC features written where the stages expect them, in a scratch directory."""
-    import os
-
-    root = tmp_path_factory.mktemp("project")
-    old = Path.cwd()
-    os.chdir(root)
-    try:
-        params = Params()
-        ingest.run(params.ingest, RAW_BARS, None)
-        validate.run(params.validate_, validate.load_raw(RAW_BARS), "btc", VALIDATED_BARS,
-                     None, None)
-        features.run(params.features, VALIDATED_BARS, FEATURES, None, None)
-    finally:
-        os.chdir(old)
-    return root
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, pd.DataFrame]:
+    """Real BTC bars and features written into a scratch workspace."""
+    ws = Workspace(tmp_path_factory.mktemp("project"))
+    params = Params()
+    raw = data.ingest(params.ingest, ws).frame
+    bars, _ = data.validate(params.validate_, raw, "btc", ws, docs=False)
+    data.features(params.features, bars, ws)
+    return ws, bars
 
 
-def test_train_evaluate_register(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def registry(tmp_path: Path):  # type: ignore[no-untyped-def]
     import mlflow
 
-    monkeypatch.chdir(project)
-    params = small_params(floor=0.53)
-    metrics = train.run(params)
-    for name in ("lightgbm", "xgboost", "catboost", "ensemble", "majority", "persistence"):
-        assert 0.3 < metrics[name]["accuracy"] < 0.7  # out of fold: no leak-inflated scores
-    assert Path("models/ensemble").is_dir() and list(Path("models/ensemble_onnx").glob("*.onnx"))
-    for plot in ("roc.csv", "calibration.csv", "confusion.csv", "roc.png"):
-        assert Path("reports/plots", plot).exists()
-
-    summary = evaluate.run(params)
-    assert summary["windows"]["count"] == 3
-    # Out of sample only: the first prediction comes after the first training window.
-    first_oos = pd.Timestamp(summary["out_of_sample"]["first"])
-    bars = pd.read_parquet(FEATURES)
-    assert first_oos > bars["timestamp"].iloc[4000 - 1]
-    assert summary["buy_and_hold"]["trades"] == 1
-    assert Path("reports/plots/equity.csv").exists()
-
-    report = register.run(params, Settings(_env_file=None))  # type: ignore[call-arg]
-    client = mlflow.MlflowClient()
-    version = client.get_model_version_by_alias("ensemble", "challenger")
-    assert str(version.version) == report["version"]
-    for tag in ("data_version", "git_commit", "params_hash", "metric.accuracy"):
-        assert tag in version.tags
-    promoted = metrics["ensemble"]["accuracy"] >= 0.53 and \
-        metrics["ensemble"]["accuracy"] > metrics["majority"]["accuracy"]
-    assert report["promoted"] is promoted
-    model = mlflow.pyfunc.load_model("models:/ensemble@challenger")
-    out = model.predict(bars.tail(5))
-    assert list(out.columns) == ["p_down", "p_up"]
-    assert ((out["p_up"] > 0) & (out["p_up"] < 1)).all()
-    saved = json.loads(Path("reports/registry.json").read_text())
-    assert saved["lineage"]["data_version"] == version.tags["data_version"]
-
-    # A floor nobody can clear: the new version is challenger and never champion.
-    strict = small_params(floor=0.99)
-    second = register.run(strict, Settings(_env_file=None))  # type: ignore[call-arg]
-    assert not second["promoted"]
-    assert any("below the floor" in r for r in second["reasons"])
-    champion_before = report["version"] if promoted else None
-    assert second["champion_version"] == champion_before
-
-    # A person promotes by hand: recorded as manual in the audit log.
-    entries = promote_by_hand(Settings(_env_file=None), "ensemble",  # type: ignore[call-arg]
-                                       second["version"], "reviewed the backtest")
-    assert entries[-1]["actor"] == "manual" and entries[-1]["to_version"] == second["version"]
-    assert str(client.get_model_version_by_alias("ensemble", "champion").version) == \
-        second["version"]
-    with pytest.raises(ValueError, match="no version"):
-        promote_by_hand(Settings(_env_file=None), "ensemble", "99", "x")  # type: ignore[call-arg]
+    yield RegistryConfig(root=tmp_path)
     mlflow.set_tracking_uri(None)
 
 
-def test_train_regime_registers_beside_its_baselines(project: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_train_evaluate_register(project, registry: RegistryConfig) -> None:  # type: ignore[no-untyped-def]
     import mlflow
 
-    from pipelines import train_regime
+    ws, _ = project
+    params = small_params(floor=0.53)
+    feats = pd.read_parquet(ws.features)
+    result = ensemble.train(params, feats, ws)
+    metrics = result.metrics
+    for name in ("lightgbm", "xgboost", "catboost", "ensemble", "majority", "persistence"):
+        assert 0.3 < metrics[name]["accuracy"] < 0.7  # out of fold: no leak-inflated scores
+    held = metrics["holdout"]
+    assert set(held) == {"ensemble", "majority", "persistence"}
+    # The holdout is the newest 15% of labelled rows; training labels all end before it.
+    assert result.split.train_end < result.split.holdout["timestamp"].iloc[0]
+    labelled = prepare_target(feats, 4, 0.0, "drop")
+    assert len(result.split.holdout) == int(0.15 * len(labelled))
+    assert result.split.holdout["timestamp"].iloc[-1] == labelled["timestamp"].iloc[-1]
+    assert ws.model_dir("ensemble").is_dir()
+    assert list(ws.model_dir("ensemble_onnx").glob("*.onnx"))
+    for plot in ("roc.csv", "calibration.csv", "confusion.csv", "roc.png"):
+        assert (ws.plots / plot).exists()
 
-    monkeypatch.chdir(project)
+    summary = evaluate(params, feats, ws)
+    assert summary["windows"]["count"] == 3
+    first_oos = pd.Timestamp(summary["out_of_sample"]["first"])
+    assert first_oos > feats["timestamp"].iloc[4000 - 1]
+    assert summary["buy_and_hold"]["trades"] == 1
+    assert (ws.plots / "equity.csv").exists()
+
+    report = register_ensemble(params, feats, result.predictor, ws, registry,
+                               backtest=summary, oof_metrics=metrics)
+    client = mlflow.MlflowClient()
+    assert report.name.startswith("ensemble.BTC-USD.15m.h4.")
+    version = client.get_model_version_by_alias(report.name, "challenger")
+    assert str(version.version) == report.version
+    for tag in ("data_version", "git_commit", "params_hash", "metric.accuracy", "train_end",
+                "holdout_start", "task.symbol"):
+        assert tag in version.tags
+    # The gate's numbers are the holdout's, recomputed from the registered model's inputs.
+    assert report.scores["ensemble"]["accuracy"] == pytest.approx(held["ensemble"]["accuracy"],
+                                                                  abs=1e-6)
+    promoted = held["ensemble"]["accuracy"] >= 0.53 and \
+        held["ensemble"]["accuracy"] > held["majority"]["accuracy"]
+    assert report.promoted is promoted
+    model = mlflow.pyfunc.load_model(f"models:/{report.name}@challenger")
+    out = model.predict(feats.tail(5))
+    assert list(out.columns) == ["p_down", "p_up"]
+    assert ((out["p_up"] > 0) & (out["p_up"] < 1)).all()
+    saved = json.loads(ws.report("registry").read_text())
+    assert saved["version"] == report.version
+
+    # A floor nobody can clear: the new version is challenger and never champion.
+    second = register_ensemble(small_params(floor=0.99), feats, result.predictor, ws, registry)
+    assert not second.promoted
+    assert any("below the floor" in r for r in second.reasons)
+    assert second.champion_version == (report.version if promoted else None)
+
+    # A person promotes by hand: recorded as manual in the audit log.
+    entries = promote_by_hand(registry, "ensemble", second.version, "reviewed the backtest")
+    assert entries[-1]["source"] == "manual" and entries[-1]["to_version"] == second.version
+    champion = store.alias_version(client, report.name, "champion")
+    assert str(champion.version) == second.version
+    with pytest.raises(RegistryError, match="no version"):
+        promote_by_hand(registry, "ensemble", "99", "x")
+
+
+def test_train_regime_registers_beside_its_baselines(project, registry: RegistryConfig) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+
+    ws, bars = project
     params = Params.model_validate({"regime": {"epochs": 1, "d_model": 16, "num_layers": 1,
                                                "context_length": 32}})
-    report = train_regime.run(params, Settings(_env_file=None))  # type: ignore[call-arg]
-    metrics = json.loads(Path("reports/regime_metrics.json").read_text())
+    result = regime.train(params, bars, ws)
+    metrics = json.loads(ws.report("regime_metrics").read_text())
     for name in ("model", "persistence", "zero", "garch"):
         assert name in metrics
     assert metrics["garch"]["vol_rmse"] > 0 and metrics["model"]["vol_rmse"] > 0
-    beats = metrics["model"]["vol_rmse"] < metrics["garch"]["vol_rmse"]
-    assert report["promoted"] is beats
-    model = mlflow.pyfunc.load_model("models:/regime@challenger")
-    closes = pd.read_parquet(VALIDATED_BARS)[["close"]].tail(33).reset_index(drop=True)
+    report = regime.register_regime(params, bars, result, ws, registry)
+    # The gate re-scores the model on the same held-out windows the training report used.
+    assert report.scores["model"]["vol_rmse"] == pytest.approx(metrics["model"]["vol_rmse"],
+                                                               rel=1e-5)
+    assert report.promoted is (metrics["model"]["vol_rmse"] < metrics["garch"]["vol_rmse"])
+    model = mlflow.pyfunc.load_model(f"models:/{report.name}@challenger")
+    closes = bars[["close"]].tail(33).reset_index(drop=True)
     out = model.predict(closes)
     assert out["regime"].iloc[0] in {"bull", "bear", "sideways", "high_vol"}
     assert out["forecast_volatility"].iloc[0] >= 0
-    mlflow.set_tracking_uri(None)
 
 
-def test_train_sentiment_registers_beside_the_lexicon(project: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    import shutil
-
+def test_train_sentiment_registers_beside_the_lexicon(project, registry: RegistryConfig) -> None:  # type: ignore[no-untyped-def]
     import mlflow
 
-    from pipelines import train_sentiment
-    from tests.conftest import REPO
+    from alphaloop.models.sentiment import load_headlines
 
-    monkeypatch.chdir(project)
-    Path("data/text").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "data/text/headlines.csv", "data/text/headlines.csv")
-    report = train_sentiment.run(Params(), Settings(_env_file=None))  # type: ignore[call-arg]
-    metrics = json.loads(Path("reports/sentiment_metrics.json").read_text())
+    ws, _ = project
+    path = ws.root / "data/text/headlines.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "data/text/headlines.csv", path)
+    params, frame = Params(), load_headlines(path)
+    result = sentiment.train(params, frame, ws)
+    metrics = json.loads(ws.report("sentiment_metrics").read_text())
     assert {"minilm", "lexicon", "majority"} <= set(metrics)
+    report = sentiment.register_sentiment(params, frame, path, result, ws, registry)
+    assert report.scores["minilm"]["macro_f1"] == pytest.approx(metrics["minilm"]["macro_f1"],
+                                                                abs=1e-6)
     beats = metrics["minilm"]["macro_f1"] > metrics["lexicon"]["macro_f1"]
-    assert report["promoted"] is (beats and metrics["minilm"]["macro_f1"] >= 0.5)
-    assert len(report["lineage"]["data_version"]) == 32  # md5 of the git-tracked CSV
-    model = mlflow.pyfunc.load_model("models:/sentiment@challenger")
+    assert report.promoted is (beats and metrics["minilm"]["macro_f1"] >= 0.5)
+    version = mlflow.MlflowClient().get_model_version(report.name, report.version)
+    assert len(version.tags["data_version"]) == 32  # md5 of the git-tracked CSV
+    model = mlflow.pyfunc.load_model(f"models:/{report.name}@challenger")
     out = model.predict(pd.DataFrame({"text": ["Exchange hacked, $200M stolen"]}))
     assert out["logit"].iloc[0] < 0 and out["label"].iloc[0] == "negative"
-    mlflow.set_tracking_uri(None)

@@ -9,38 +9,39 @@ import pandas as pd
 import pytest
 
 from alphaloop.config import BundledSource, IngestParams, Params, ValidateParams
-from pipelines import features, ingest, validate
+from alphaloop.stages import data
+from alphaloop.workspace import Workspace
+from pipelines import validate
 
 pytestmark = pytest.mark.integration
 
 
 def test_sp500_daily_bars_through_features(tmp_path: Path) -> None:
-    raw_path, clean_path = tmp_path / "raw.parquet", tmp_path / "clean.parquet"
-    feats_path = tmp_path / "features.parquet"
-    summary = ingest.run(IngestParams(source=BundledSource(dataset="sp500-1d")), raw_path,
-                         tmp_path / "ingest.json")
-    assert summary["rows"] == 5031 and summary["timeframe"] == "1d"
+    ws = Workspace(tmp_path)
+    raw = data.ingest(IngestParams(source=BundledSource(dataset="sp500-1d")), ws)
+    assert raw.report["rows"] == 5031 and raw.report["timeframe"] == "1d"
+    assert ws.raw_bars.exists() and ws.report("ingest").exists()
 
     params = ValidateParams(session="business_days")
-    report = validate.run(params, validate.load_raw(raw_path), "sp500", clean_path,
-                          tmp_path / "validation.json", tmp_path / "docs")
+    bars, report = data.validate(params, validate.load_raw(ws.raw_bars), "sp500", ws)
     assert report.rows_out == 5031  # the index file is clean: nothing dropped
     assert report.flaws["duplicate_timestamps"] == 0
     # Business-day sessions see only exchange holidays as gaps, never weekends.
     assert 100 < report.flaws["gaps"] < 250
-    assert json.loads((tmp_path / "validation.json").read_text())["passed"] is True
+    assert json.loads(ws.report("validation").read_text())["passed"] is True
+    assert (ws.data_docs / "index.html").exists()
 
-    result = features.run(Params().features, clean_path, feats_path,
-                          tmp_path / "features.json", tmp_path / "importance.csv")
-    frame = pd.read_parquet(feats_path)
+    out = data.features(Params().features, bars, ws)
+    result, frame = out.report, pd.read_parquet(ws.features)
+    assert frame.equals(out.frame)
     assert result["n_features"] >= 200
     assert len(frame) == 5031 - result["warmup_rows_dropped"]
     assert {"segment", "gap_before", "zero_volume", "symbol"} <= set(frame.columns)
-    ranking = pd.read_csv(tmp_path / "importance.csv")
+    ranking = pd.read_csv(ws.reports / "feature_importance.csv")
     assert len(ranking) == result["n_features"]
 
 
 def test_continuous_session_would_flag_every_weekend(tmp_path: Path) -> None:
     raw = validate.load_raw("bundled:sp500-1d")
-    report = validate.run(ValidateParams(), raw, "sp500", None, None, None)
+    _, report = data.validate(ValidateParams(), raw, "sp500", None)
     assert report.flaws["gaps"] > 1000  # why equity data needs session: business_days
