@@ -58,4 +58,4 @@ bench: install
 	python bench/pipeline.py
 
 clean:
-	rm -rf data/raw data/validated data/features reports .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data/raw data/validated data/features reports .alphaloop .pytest_cache .mypy_cache .ruff_cache

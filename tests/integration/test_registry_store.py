@@ -43,12 +43,12 @@ def registry(tracking: Path, request: pytest.FixtureRequest):  # type: ignore[no
 
 def test_promote_moves_champion_and_keeps_previous(registry) -> None:  # type: ignore[no-untyped-def]
     client, name, (v1, v2, _), audit = registry
-    store.promote(client, name, v1, actor="gate", reason="first", audit_path=audit)
-    store.promote(client, name, v2, actor="manual", reason="by hand", audit_path=audit)
+    store.promote(client, name, v1, source="gate", reason="first", audit_path=audit)
+    store.promote(client, name, v2, source="manual", reason="by hand", audit_path=audit)
     assert str(store.alias_version(client, name, "champion").version) == v2
     assert str(store.alias_version(client, name, "previous_champion").version) == v1
     entries = store.read_audit(audit)
-    assert [(e["alias"], e["to_version"], e["actor"]) for e in entries] == [
+    assert [(e["alias"], e["to_version"], e["source"]) for e in entries] == [
         ("champion", v1, "gate"), ("previous_champion", v1, "manual"),
         ("champion", v2, "manual")]
     tags = client.get_model_version(name, v2).tags
@@ -56,8 +56,8 @@ def test_promote_moves_champion_and_keeps_previous(registry) -> None:  # type: i
 
 def test_promoting_the_champion_again_changes_nothing(registry) -> None:  # type: ignore[no-untyped-def]
     client, name, (v1, _, _), audit = registry
-    store.promote(client, name, v1, actor="gate", reason="first", audit_path=audit)
-    assert store.promote(client, name, v1, actor="gate", reason="again",
+    store.promote(client, name, v1, source="gate", reason="first", audit_path=audit)
+    assert store.promote(client, name, v1, source="gate", reason="again",
                          audit_path=audit) == []
     assert store.alias_version(client, name, "previous_champion") is None
 
@@ -65,7 +65,7 @@ def test_registered_models_survive_a_new_client(registry, tracking: Path) -> Non
     import mlflow
 
     client, name, (v1, _, _), audit = registry
-    store.move_alias(client, name, "challenger", v1, actor="gate", reason="new",
+    store.move_alias(client, name, "challenger", v1, source="gate", reason="new",
                      audit_path=audit)
     # A restart: a fresh client on the same sqlite file sees the same registry state.
     fresh = mlflow.MlflowClient(tracking_uri=store.default_tracking_uri(tracking))

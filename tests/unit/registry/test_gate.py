@@ -58,7 +58,7 @@ def test_a_tie_with_the_champion_keeps_the_champion() -> None:
 def test_a_champion_without_the_metric_is_never_replaced_silently() -> None:
     decision = decide({"accuracy": 0.60}, MAJORITY, {}, RULE)
     assert not decision.promote
-    assert any("carries no accuracy" in r for r in decision.reasons)
+    assert any("no finite accuracy" in r for r in decision.reasons)
 
 
 def test_a_missing_baseline_refuses_instead_of_passing() -> None:
@@ -77,3 +77,12 @@ def test_rules_naming_unmeasured_metrics_fail_before_registration() -> None:
         check_rule(GateRule(baseline="majorty"), metrics, "ensemble", "register.ensemble")
     with pytest.raises(ValueError, match=r"register.ensemble.metric: 'acc'"):
         check_rule(GateRule(metric="acc"), metrics, "ensemble", "register.ensemble")
+
+
+def test_nan_or_missing_metric_is_refused_without_floor_or_baseline() -> None:
+    from alphaloop.registry.gate import GateRule, decide
+
+    open_rule = GateRule(floor=None, baseline=None)
+    assert not decide({"accuracy": float("nan")}, None, None, open_rule).promote
+    assert not decide({}, None, None, open_rule).promote
+    assert decide({"accuracy": 0.51}, None, None, open_rule).promote

@@ -22,7 +22,7 @@ def test_tags_carry_data_code_params_and_metrics() -> None:
 
 
 def test_tracking_uris_lose_their_credentials() -> None:
-    from pipelines.registration import redact
+    from alphaloop.registry.lineage import redact
 
     assert redact("postgresql://bob:s3cr3t@db.local:5432/mlflow") == \
         "postgresql://***@db.local:5432/mlflow"
