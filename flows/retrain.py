@@ -162,6 +162,8 @@ def retrain_fan_out(kind: ModelKind = "ensemble", params_path: str = "params.yam
     markets = [t.name for t in params.retrain.fan_out.tasks]
     if not markets:
         raise ValueError("retrain.fan_out.tasks is empty: list the markets to retrain")
+    # Create the store once here: workers migrating an empty sqlite db together collide.
+    registry_for(base).connect()
     futures = [market_cycle.submit(params_path, str(base), m, kind) for m in markets]
     return [f.result() for f in futures]
 

@@ -126,6 +126,34 @@ class Registration:
                 "compared_with": self.compared_with}
 
 
+def window_overlap(start: Any) -> Callable[[dict[str, str]], str | None]:
+    """``Holdout.overlap`` for time series: a version whose ``train_end`` reaches the holdout."""
+    import pandas as pd
+
+    first = pd.Timestamp(start)
+
+    def overlap(tags: dict[str, str]) -> str | None:
+        end = tags.get("train_end")
+        if end is None:
+            return "records no training window"
+        if pd.Timestamp(end) >= first:
+            return f"trained on bars up to {end}, inside this holdout (from {first})"
+        return None
+
+    return overlap
+
+
+def pyfunc_loader(attribute: str) -> Callable[[str], Any]:
+    """``Holdout.load``: the native model held by one of our pyfunc wrappers."""
+
+    def load(uri: str) -> Any:
+        import mlflow
+
+        return getattr(mlflow.pyfunc.load_model(uri).unwrap_python_model(), attribute)
+
+    return load
+
+
 def ensure_registered_model(client: Any, task: Task) -> str:
     """The task's registered model, created with its task tags if it does not exist."""
     from mlflow.exceptions import MlflowException

@@ -57,7 +57,9 @@ def with_market(params: Params, market: MarketTask | None) -> Params:
     """Params for one market of a fan-out: its source, window and section overrides."""
     if market is None:
         return params
-    data = params.model_dump(by_alias=True, mode="json")
+    # train's fold keys belong to cv: (Params refuses them under train:), so leave them out.
+    data = params.model_dump(by_alias=True, mode="json",
+                             exclude={"train": {"n_splits", "embargo"}})
     data["ingest"] = {"source": market.source}
     for section, values in market.overrides.items():
         if isinstance(values, dict) and isinstance(data.get(section), dict):

@@ -27,7 +27,7 @@ from alphaloop.models.metrics import (
     classification_metrics,
     persistence_signal,
 )
-from alphaloop.registry.lifecycle import Holdout
+from alphaloop.registry.lifecycle import Holdout, pyfunc_loader, window_overlap
 from alphaloop.registry.task import Task, feature_set_hash
 from alphaloop.workspace import Workspace, write_frame, write_json
 
@@ -156,20 +156,7 @@ def gate_holdout(parts: Split, horizon: int) -> Holdout:
     def score(predictor: EnsemblePredictor) -> dict[str, float]:
         return classification_metrics(y, predictor.predict_proba(held))
 
-    def load(uri: str) -> EnsemblePredictor:
-        import mlflow
-
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model().predictor
-
-    def overlap(tags: dict[str, str]) -> str | None:
-        end = tags.get("train_end")
-        if end is None:
-            return "records no training window"
-        if pd.Timestamp(end) >= start:
-            return f"trained on bars up to {end}, inside this holdout (from {start})"
-        return None
-
     description = (f"{held['timestamp'].iloc[0]} → {held['timestamp'].iloc[-1]} "
                    f"({len(held):,} bars)")
-    return Holdout(description, score, _baselines(parts, horizon), load, overlap,
-                   parts.bounds())
+    return Holdout(description, score, _baselines(parts, horizon), pyfunc_loader("predictor"),
+                   window_overlap(start), parts.bounds())

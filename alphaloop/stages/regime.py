@@ -20,7 +20,9 @@ from alphaloop.registry.lifecycle import (
     Holdout,
     Registration,
     RegistryConfig,
+    pyfunc_loader,
     register_candidate,
+    window_overlap,
 )
 from alphaloop.registry.lineage import git_commit
 from alphaloop.registry.task import Task, feature_set_hash
@@ -89,24 +91,11 @@ def gate_holdout(params: Params, bars: pd.DataFrame,
         forecast = forecaster.forecast_windows(windows.inputs[test])[:, VOLATILITY]
         return {f"vol_{k}": v for k, v in regression_errors(actual, forecast).items()}
 
-    def load(uri: str) -> Any:
-        import mlflow
-
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model().forecaster
-
-    def overlap(tags: dict[str, str]) -> str | None:
-        end = tags.get("train_end")
-        if end is None:
-            return "records no training window"
-        if pd.Timestamp(end) >= start:
-            return f"trained on bars up to {end}, inside this holdout (from {start})"
-        return None
-
     bounds = {"train_start": str(stamps.iloc[0]), "train_end": str(train_end),
               "holdout_start": str(start), "holdout_end": str(stamps.iloc[-1]),
               "holdout_rows": str(test.size)}
     return Holdout(f"{start} → {stamps.iloc[-1]} ({test.size:,} windows)", score, baselines,
-                   load, overlap, bounds)
+                   pyfunc_loader("forecaster"), window_overlap(start), bounds)
 
 
 def register_regime(params: Params, bars: pd.DataFrame, result: RegimeResult, ws: Workspace,

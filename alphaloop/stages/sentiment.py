@@ -23,6 +23,7 @@ from alphaloop.registry.lifecycle import (
     Holdout,
     Registration,
     RegistryConfig,
+    pyfunc_loader,
     register_candidate,
 )
 from alphaloop.registry.lineage import git_commit
@@ -101,11 +102,6 @@ def gate_holdout(params: Params, headlines: pd.DataFrame, result: SentimentResul
     def score(model: Any) -> dict[str, float]:
         return _saved_scores(model, headlines, result.report)
 
-    def load(uri: str) -> Any:
-        import mlflow
-
-        return mlflow.pyfunc.load_model(uri).unwrap_python_model().model
-
     def overlap(tags: dict[str, str]) -> str | None:
         if tags.get("split_key") != key:
             return ("was trained on another file or split of the headlines (it may have seen "
@@ -113,8 +109,9 @@ def gate_holdout(params: Params, headlines: pd.DataFrame, result: SentimentResul
         return None
 
     baselines = {k: v for k, v in result.report.metrics.items() if k != "minilm"}
-    return Holdout(f"{len(test)} held-out headlines (split {key})", score, baselines, load,
-                   overlap, {"split_key": key, "holdout_rows": str(len(test))})
+    return Holdout(f"{len(test)} held-out headlines (split {key})", score, baselines,
+                   pyfunc_loader("model"), overlap,
+                   {"split_key": key, "holdout_rows": str(len(test))})
 
 
 def task_of(params: Params) -> Task:
