@@ -23,6 +23,7 @@ export PATH := $(BIN):$(PATH)
 
 help:
 	@echo "make run    - set up .venv and run the whole pipeline (dvc repro) + summary"
+	@echo "make clean  - remove pipeline outputs and retrain workspaces"
 	@echo "make test   - set up .venv and run the tests"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, results in bench/RESULTS.md"
@@ -56,6 +57,7 @@ bench: install
 	python bench/regime.py
 	python bench/sentiment.py
 	python bench/pipeline.py
+	python bench/retrain.py
 
 clean:
 	rm -rf data/raw data/validated data/features reports .alphaloop .pytest_cache .mypy_cache .ruff_cache
