@@ -180,3 +180,12 @@ class Settings(BaseSettings):
     exchange_api_secret: SecretStr | None = None
     audit_log: Path | None = None  # None: mlruns/audit.jsonl
     registry_lock_dir: Path | None = None  # None: mlruns/locks (promotion locks, one machine)
+
+
+def registry_config(root: Path = Path("."), settings: Settings | None = None) -> Any:
+    """The ``RegistryConfig`` the settings point at (sqlite under ``root/mlruns`` by default)."""
+    from alphaloop.registry.lifecycle import RegistryConfig
+
+    settings = settings or Settings()
+    return RegistryConfig(tracking_uri=settings.mlflow_tracking_uri, root=root,
+                          audit_path=settings.audit_log, lock_dir=settings.registry_lock_dir)

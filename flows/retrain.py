@@ -21,7 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from alphaloop.config import CcxtSource, Params, load_params
+from alphaloop.config import CcxtSource, Params, load_params, registry_config
 from alphaloop.registry.lifecycle import RegistryConfig
 from alphaloop.retrain.config import ModelKind
 from alphaloop.retrain.cycle import (
@@ -39,11 +39,8 @@ EXCHANGE_RETRIES = 3
 
 
 def registry_for(root: Path) -> RegistryConfig:
-    from alphaloop.config import Settings
-
-    settings = Settings()
-    return RegistryConfig(tracking_uri=settings.mlflow_tracking_uri, root=root,
-                          audit_path=settings.audit_log, lock_dir=settings.registry_lock_dir)
+    config: RegistryConfig = registry_config(root)
+    return config
 
 
 def new_workspace(params: Params, root: Path, kind: str, market: str) -> Workspace:

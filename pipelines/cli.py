@@ -223,7 +223,9 @@ ModelArg = Annotated[str, typer.Argument(
     help="Registered model (task) name, or a prefix matching one, e.g. 'ensemble'.")]
 
 
-def _registry_errors() -> Iterator[None]:
+@contextmanager
+def registry_errors() -> Iterator[None]:
+    """Registry failures as one readable line and a non-zero exit."""
     from mlflow.exceptions import MlflowException
 
     from alphaloop.registry.manual import RegistryError
@@ -236,9 +238,6 @@ def _registry_errors() -> Iterator[None]:
     except MlflowException as exc:
         err.print(f"[red]registry error:[/red] {exc.message}")
         raise typer.Exit(1) from exc
-
-
-registry_errors = contextmanager(_registry_errors)
 
 
 def _print_moves(entries: list[dict[str, object]]) -> None:

@@ -46,11 +46,10 @@ def setup(level: str | None = None) -> None:
 
 def registry(root: Path = Path(".")) -> RegistryConfig:
     """The registry the settings point at (sqlite under ``mlruns/`` by default)."""
-    from alphaloop.config import Settings
+    from alphaloop.config import registry_config
 
-    settings = Settings()
-    return RegistryConfig(tracking_uri=settings.mlflow_tracking_uri, root=root,
-                          audit_path=settings.audit_log, lock_dir=settings.registry_lock_dir)
+    config: RegistryConfig = registry_config(root)
+    return config
 
 
 def run_stage(main: Callable[[], object]) -> None:
