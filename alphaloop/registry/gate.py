@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class GateRule(BaseModel):
@@ -27,16 +28,35 @@ class GateRule(BaseModel):
     min_improvement: float = Field(default=0.0, ge=0)
 
 
+_DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    "ensemble": {},
+    "sentiment": {"metric": "macro_f1", "floor": 0.5, "baseline": "lexicon"},
+    "regime": {"metric": "vol_rmse", "greater_is_better": False, "floor": None,
+               "baseline": "garch"},
+}
+
+
 class GateParams(BaseModel):
-    """The ``register:`` section: one rule per registered model."""
+    """The ``register:`` section: one rule per registered model.
+
+    A rule given in part keeps its model's defaults for the keys it leaves out (so
+    ``regime: {floor: 0.004}`` still judges ``vol_rmse``, lower is better, against GARCH).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     ensemble: GateRule = Field(default_factory=GateRule)
-    sentiment: GateRule = Field(default_factory=lambda: GateRule(
-        metric="macro_f1", floor=0.5, baseline="lexicon"))
-    regime: GateRule = Field(default_factory=lambda: GateRule(
-        metric="vol_rmse", greater_is_better=False, floor=None, baseline="garch"))
+    sentiment: GateRule = Field(default_factory=lambda: GateRule(**_DEFAULT_RULES["sentiment"]))
+    regime: GateRule = Field(default_factory=lambda: GateRule(**_DEFAULT_RULES["regime"]))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {key: {**_DEFAULT_RULES[key], **value}
+                if key in _DEFAULT_RULES and isinstance(value, dict) else value
+                for key, value in data.items()}
 
 
 @dataclass(frozen=True)

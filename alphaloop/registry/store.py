@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from alphaloop.registry.task import Task
+
 log = logging.getLogger(__name__)
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous_champion"
@@ -78,6 +80,18 @@ def version_metrics(version: Any) -> dict[str, float]:
             if k.startswith("metric.")}
 
 
+def task_label(client: Any, name: str, model: Any | None = None) -> str:
+    """The task a registered model serves, as audit lines show it (its name if untagged)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = model or client.get_registered_model(name)
+    except MlflowException:
+        return name
+    task = Task.from_tags(dict(model.tags or {}))
+    return str(task) if task is not None else name
+
+
 def _entry(name: str, alias: str, before: str | None, after: str | None, *, actor: str,
            source: str, reason: str, metrics: dict[str, float] | None,
            task: str | None) -> dict[str, Any]:
@@ -102,6 +116,7 @@ def move_alias(client: Any, name: str, alias: str, version: str, *, source: str,
                task: str | None = None) -> dict[str, Any]:
     """Point ``alias`` at ``version`` and record who moved it, from where, and why."""
     current = alias_version(client, name, alias)
+    task = task or task_label(client, name)
     client.set_registered_model_alias(name, alias, str(version))
     client.set_registered_model_tag(name, KNOWN_ALIAS_TAG + alias, str(version))
     entry = _entry(name, alias, str(current.version) if current is not None else None,
@@ -143,6 +158,7 @@ def sync_outside_moves(client: Any, name: str, audit_path: Path | None,
     """
     model = client.get_registered_model(name)
     tags = dict(model.tags or {})
+    task = task or task_label(client, name, model)
     entries = []
     for alias in ALIASES:
         known = tags.get(KNOWN_ALIAS_TAG + alias)

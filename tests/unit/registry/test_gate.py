@@ -11,6 +11,15 @@ def test_defaults_match_the_documented_gates() -> None:
     assert not params.regime.greater_is_better
 
 
+def test_a_rule_given_in_part_keeps_its_models_defaults() -> None:
+    params = GateParams.model_validate({"regime": {"floor": 0.004},
+                                        "sentiment": {"require_beat_baseline": False}})
+    assert (params.regime.metric, params.regime.greater_is_better) == ("vol_rmse", False)
+    assert (params.regime.baseline, params.regime.floor) == ("garch", 0.004)
+    assert (params.sentiment.metric, params.sentiment.floor) == ("macro_f1", 0.5)
+    assert not params.sentiment.require_beat_baseline
+
+
 def test_below_floor_is_not_promoted_and_says_why() -> None:
     decision = decide({"accuracy": 0.51}, MAJORITY, None, RULE)
     assert not decision.promote
