@@ -31,6 +31,7 @@ from alphaloop.models.sentiment.config import SentimentParams
 from alphaloop.registry.gate import GateParams
 from alphaloop.retrain.config import RetrainParams
 from alphaloop.signals import BacktestParams
+from alphaloop.trading.rules import RiskParams
 
 
 class _Section(BaseModel):
@@ -113,6 +114,7 @@ class Params(_Section):
     cv: CVParams = Field(default_factory=CVParams)
     train: PredictorConfig = Field(default_factory=PredictorConfig)
     backtest: BacktestParams = Field(default_factory=BacktestParams)
+    risk: RiskParams = Field(default_factory=RiskParams)
     sentiment: SentimentParams = Field(default_factory=SentimentParams)
     regime: RegimeParams = Field(default_factory=RegimeParams)
     register_: GateParams = Field(default_factory=GateParams, alias="register")

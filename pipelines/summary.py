@@ -105,14 +105,23 @@ def _models(console: Console) -> None:
                             f"{oos['last'][:10]}, {backtest['costs_bps']:g} bps per trade")
         for col in ("", "return", "sharpe", "max drawdown", "trades", "P(SR > 0)"):
             table.add_column(col, justify="right")
-        for name, stats in (("strategy", s), ("buy and hold", b)):
+        aware = backtest.get("strategy_cost_aware")
+        rows = [("strategy", s), *([("cost-aware rule", aware)] if aware else []),
+                ("buy and hold", b)]
+        for name, stats in rows:
             table.add_row(name, f"{stats['total_return']:+.2%}", f"{stats['sharpe']:.2f}",
                           f"{stats['max_drawdown']:.2%}", f"{stats['trades']:.0f}",
-                          f"{stats['deflated_sharpe']:.3f}")
+                          f"{stats['deflated_sharpe']:.3f}" if "deflated_sharpe" in stats
+                          else "-")
         console.print(table)
         before = backtest.get("strategy_before_costs")
         if before:
             console.print(f"Strategy before costs: {before['total_return']:+.2%}")
+        if aware:
+            console.print(f"Cost-aware rule (risk:): {aware['before_costs']:+.2%} before "
+                          f"costs; traded in {aware['windows_trading']} of "
+                          f"{aware['windows']} windows (entry rule chosen on each window's "
+                          "training data; no edge after costs means no trade)")
     _side_models(console)
     for report in (registry, _load(SENTIMENT_REGISTRY), _load(REGIME_REGISTRY)):
         if report:

@@ -3,7 +3,9 @@
 At each window the ensemble is refit on the bars before it (minus a gap of the label horizon,
 so no training label reaches into the window), predicts only that window, and the decision
 rules in :mod:`alphaloop.signals` turn probabilities into positions. Only out-of-sample
-windows are reported.
+windows are reported. With ``risk.cost_aware`` the same predictions are traded a second time
+bar by bar with the ``risk:`` rules, the entry rule chosen per window on its training data
+(:mod:`alphaloop.trading.selection`), and both results are reported side by side.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from alphaloop.evaluation import equity_table
 from alphaloop.labels import CLASS_DOWN, CLASS_FLAT, CLASS_UP, prepare_target
 from alphaloop.models.estimator import EnsembleClassifier
 from alphaloop.models.inputs import default_feature_columns
+from alphaloop.trading.rules import DecisionRules, rolling_vol
+from alphaloop.trading.selection import cost_aware_walk_forward
 from alphaloop.workspace import Workspace, write_json
 
 log = logging.getLogger(__name__)
@@ -59,6 +63,8 @@ def evaluate(params: Params, features: pd.DataFrame, ws: Workspace | None) -> di
                           "bars": len(result.predictions)},
         "costs_bps": params.backtest.fee_bps + params.backtest.slippage_bps,
     }
+    if params.risk.cost_aware:
+        summary["strategy_cost_aware"] = _cost_aware(params, labelled, result, ppy)
     if ws is not None:
         write_json(ws.report("backtest_metrics"), summary)
         result.windows.to_csv(ws.reports / "walk_forward.csv", index=False)
@@ -76,6 +82,22 @@ def evaluate(params: Params, features: pd.DataFrame, ws: Workspace | None) -> di
              100 * s["max_drawdown"], 100 * b["total_return"], b["sharpe"],
              100 * b["max_drawdown"])
     return summary
+
+
+def _cost_aware(params: Params, labelled: pd.DataFrame, result: Any, ppy: float
+                ) -> dict[str, Any]:
+    close = labelled["close"].to_numpy(dtype=np.float64)
+    rules = DecisionRules(params.backtest, params.risk, horizon=params.target.horizon)
+    traded = cost_aware_walk_forward(result, close, rolling_vol(close, params.risk.vol_window),
+                                     rules, ppy)
+    out = traded.summary()
+    last = traded.choices.iloc[-1]
+    out["latest_choice"] = {"edge_multiple": float(last["edge_multiple"]),
+                            "hold_fraction": float(last["hold_fraction"])}
+    log.info("cost-aware rule: return %+.2f%% after costs (%+.2f%% before), %d trades, "
+             "%d of %d windows trading", 100 * out["total_return"], 100 * out["before_costs"],
+             out["trades"], out["windows_trading"], out["windows"])
+    return {k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}
 
 
 def _rounded(stats: dict[str, float]) -> dict[str, float]:
