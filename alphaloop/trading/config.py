@@ -1,0 +1,83 @@
+"""The ``trader:`` section of ``params.yaml``: what the trading service trades and how."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from alphaloop.trading.meta import DEFAULT_WEIGHTS
+from alphaloop.trading.strategies import make_strategy
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StrategyChoice(_Section):
+    """A strategy plugin by name, with its parameters (see ``alphaloop.trading.strategies``)."""
+
+    name: str = "ml_enhanced"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("params")
+    @classmethod
+    def _known(cls, value: dict[str, Any], info: Any) -> dict[str, Any]:
+        make_strategy(info.data.get("name", "ml_enhanced"), value)  # validates name and params
+        return value
+
+
+class EntryRule(_Section):
+    """The cost-aware entry pair the trader uses (``risk.cost_aware``); ``edge_multiple:
+    null`` is "do not trade". The evaluate stage reports the walk-forward's latest choice
+    (``reports/backtest_metrics.json``, ``strategy_cost_aware.latest_choice``)."""
+
+    edge_multiple: float | None = Field(default=2.0, gt=0)
+    hold_fraction: float = Field(default=0.5, ge=0, le=1)
+
+    @property
+    def multiple(self) -> float:
+        return math.inf if self.edge_multiple is None else self.edge_multiple
+
+
+class ServingCalls(_Section):
+    timeout_s: float = Field(default=2.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+    breaker_threshold: int = Field(default=3, ge=1)
+    breaker_ttl_s: float = Field(default=10.0, gt=0)
+
+
+class CacheTTL(_Section):
+    features: float = Field(default=86_400.0, gt=0)
+    prediction: float = Field(default=86_400.0, gt=0)
+    orderbook: float = Field(default=30.0, gt=0)
+    retry_s: float = Field(default=30.0, gt=0)
+
+
+class Replay(_Section):
+    """Paper trading on stored bars: the newest ``bars`` of ``ingest.source`` (after the
+    feature window it needs as history), at ``speed`` bars per second (0: as fast as the
+    decisions go)."""
+
+    bars: int = Field(default=500, ge=1)
+    speed: float = Field(default=0.0, ge=0)
+
+
+class TraderParams(_Section):
+    """The ``trader:`` section (``alphaloop trade``)."""
+
+    mode: Literal["paper", "live"] = "paper"
+    symbols: list[str] = Field(default_factory=lambda: ["BTC-USD"], min_length=1)
+    timeframe: str = "15m"
+    strategy: StrategyChoice = Field(default_factory=StrategyChoice)
+    meta_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    entry_rule: EntryRule = Field(default_factory=EntryRule)
+    feature_window: int = Field(default=3000, ge=2)
+    model_max_age_days: float = Field(default=7.0, gt=0)
+    regime: bool = True  # ask /regime every bar (its label feeds the gate and the meta-score)
+    headlines: str | None = None  # CSV with timestamp,text: /sentiment on the last day's news
+    starting_cash: float = Field(default=10_000.0, gt=0)
+    serving: ServingCalls = Field(default_factory=ServingCalls)
+    cache: CacheTTL = Field(default_factory=CacheTTL)
+    replay: Replay = Field(default_factory=Replay)
