@@ -172,10 +172,30 @@ class Params(_Section):
         return self
 
     @property
+    def embargo_bars(self) -> float:
+        """``cv.embargo``, or by default the feature plan's longest look-back (TA-Lib's own
+        look-back functions: 597 bars for TEMA-200), so no training row's features saw a
+        test fold's bars."""
+        if self.cv.embargo is not None:
+            return self.cv.embargo
+        from alphaloop.features import max_lookback
+
+        return float(max_lookback(self.features))
+
+    def embargo_origin(self) -> str:
+        """What set the embargo, for error messages."""
+        if self.cv.embargo is not None:
+            return " (cv.embargo)"
+        from alphaloop.features import lookback_note
+
+        note = lookback_note(self.features)
+        return f" (cv.embargo is null: the longest feature look-back, {note})"
+
+    @property
     def predictor(self) -> PredictorConfig:
         """The ensemble configuration with the fold layout taken from ``cv``."""
         return self.train.model_copy(update={"n_splits": self.cv.n_splits,
-                                             "embargo": self.cv.embargo})
+                                             "embargo": self.embargo_bars})
 
 
 class ConfigError(ValueError):

@@ -58,7 +58,7 @@ class Adjustment:
 
 def robust_z(close: pd.Series) -> pd.Series:
     """Robust z-score of each one-bar log return (NaN for the first bar)."""
-    r = np.log(close.astype("float64")).diff()
+    r = pd.Series(np.log(close.to_numpy(dtype=np.float64)), index=close.index).diff()
     body = r.dropna()
     if body.empty:
         return r * np.nan

@@ -85,7 +85,7 @@ def _sniff_delimiter(path: Path) -> str:
     import gzip
 
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", errors="replace") as fh:  # type: ignore[operator]
+    with opener(path, "rt", errors="replace") as fh:
         first = fh.readline()
     if "\t" in first:
         return "\t"
