@@ -86,7 +86,7 @@ class BacktestParams(SignalParams):
     Costs are charged on the traded notional, ``|Δposition| * (fee_bps + slippage_bps) / 1e4``
     of equity (see :func:`alphaloop.backtest.run_backtest`). ``costs`` names a preset
     (``COST_PRESETS``) that sets both figures; ``custom`` takes ``fee_bps`` and
-    ``slippage_bps`` as given.
+    ``slippage_bps`` as given (figures given without ``costs`` mean ``custom``).
 
     Attributes:
         costs: ``crypto`` | ``equity`` | ``fx`` | ``custom``.
@@ -103,6 +103,11 @@ class BacktestParams(SignalParams):
     def _apply_preset(cls, data: object) -> object:
         if not isinstance(data, dict):
             return data
+        given = [k for k in ("fee_bps", "slippage_bps") if data.get(k) is not None]
+        if "costs" not in data and given:
+            # Figures without a preset are the user's own (the rest from the default preset).
+            fee, slippage = COST_PRESETS["crypto"]
+            return {"fee_bps": fee, "slippage_bps": slippage, **data, "costs": "custom"}
         preset = data.get("costs", "crypto")
         if preset == "custom":
             missing = [k for k in ("fee_bps", "slippage_bps") if data.get(k) is None]
