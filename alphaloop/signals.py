@@ -103,8 +103,8 @@ class BacktestParams(SignalParams):
     def _apply_preset(cls, data: object) -> object:
         if not isinstance(data, dict):
             return data
-        given = [k for k in ("fee_bps", "slippage_bps") if data.get(k) is not None]
-        if "costs" not in data and given:
+        explicit = [k for k in ("fee_bps", "slippage_bps") if data.get(k) is not None]
+        if "costs" not in data and explicit:
             # Figures without a preset are the user's own (the rest from the default preset).
             fee, slippage = COST_PRESETS["crypto"]
             return {"fee_bps": fee, "slippage_bps": slippage, **data, "costs": "custom"}
