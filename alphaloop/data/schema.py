@@ -24,7 +24,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "high": ("high", "<high>"),
     "low": ("low", "<low>"),
     "close": ("close", "<close>"),
-    "volume": ("volume", "vol", "<vol>", "<tickvol>", "tick volume"),
+    # MetaTrader: <TICKVOL> (ticks) before <VOL> (exchange volume, 0 for FX).
+    "volume": ("volume", "vol", "<tickvol>", "<vol>", "tick volume"),
     "adj_close": ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"),
     "time": ("<time>", "time"),  # only when "timestamp" took a date column beside it
 }
