@@ -94,6 +94,8 @@ def validate(
         help="strftime format for every timestamp, e.g. '%d.%m.%Y %H:%M'.")] = None,
     timezone: Annotated[str, typer.Option(
         help="Zone of naive timestamps (DST-aware), e.g. America/New_York.")] = "UTC",
+    session: Annotated[str | None, typer.Option(
+        help="Override validate.session: continuous, fx, XNYS, XLON, ...")] = None,
 ) -> None:
     """Validate bars with the Great Expectations suite and the cleaning rules.
 
@@ -106,6 +108,8 @@ def validate(
     from pipelines.validate import load_raw
 
     cfg = _params(params).validate_
+    if session is not None:
+        cfg = _guarded(lambda: type(cfg).model_validate({**cfg.model_dump(), "session": session}))
     mapping = _guarded(lambda: _parse_mapping(column or []))
     settings = TimestampSettings(format=timestamp_format, dayfirst=dayfirst, timezone=timezone)
     raw = _guarded(lambda: load_raw(path, mapping, None, timeframe, settings))
