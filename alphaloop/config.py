@@ -53,6 +53,25 @@ class FileSource(_Section):
     column_map: dict[str, str] = Field(default_factory=dict)
     symbol: str = "UNKNOWN"
     timeframe: str | None = None  # None: inferred from the most common bar step
+    # How timestamps are read (alphaloop.data.timestamps): inferred from the whole column
+    # when unset; ambiguous day/month order is refused with a message naming these.
+    timestamp_format: str | None = None  # e.g. "%d/%m/%Y %H:%M", applied to every row
+    dayfirst: bool | None = None
+    timezone: str = "UTC"  # zone of naive times (DST-aware), e.g. America/New_York
+    timestamp_unit: Literal["s", "ms", "us", "ns"] | None = None  # unix times
+    delimiter: str | None = None  # None: tab, semicolon or comma from the first line
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as "
+                             "Europe/London)") from exc
+        return value
 
     @field_validator("timeframe")
     @classmethod
@@ -96,12 +115,35 @@ class ValidateParams(_Section):
     max_ohlc_violation_share: float = Field(default=0.01, ge=0, le=1)
     max_negative_volume_share: float = Field(default=0.01, ge=0, le=1)
     max_duplicate_share: float = Field(default=0.05, ge=0, le=1)
+    max_out_of_order_share: float = Field(default=0.01, ge=0, le=1)
     max_off_grid_share: float = Field(default=0.05, ge=0, le=1)
+    max_off_session_share: float = Field(default=0.05, ge=0, le=1)
     max_zero_volume_share: float = Field(default=0.5, ge=0, le=1)
     duplicate_keep: Literal["first", "last"] = "last"
     gap_policy: Literal["mark", "split"] = "mark"
-    session: Literal["continuous", "business_days"] = "continuous"
+    # continuous | fx | business_days | an exchange calendar (XNYS, XLON, ...): see
+    # alphaloop.data.sessions. Closed hours, weekends and holidays are never gaps.
+    session: str = "continuous"
+    # Corporate actions and bad ticks (alphaloop.data.corporate).
+    jump_z: float = Field(default=12.0, gt=0, allow_inf_nan=False)
+    split_tolerance: float = Field(default=0.05, ge=0, lt=1)
+    jump_policy: Literal["fail", "flag", "adjust"] = "fail"
+    adjust_from: Literal["none", "adj_close", "actions"] = "none"
+    actions_file: str | None = None  # CSV: date, split and/or dividend (adjust_from: actions)
     min_rows: int = Field(default=500, ge=1)
+
+    @field_validator("session")
+    @classmethod
+    def _check_session(cls, value: str) -> str:
+        from alphaloop.data.sessions import check_session
+
+        return check_session(value)
+
+    @model_validator(mode="after")
+    def _actions_need_a_file(self) -> ValidateParams:
+        if self.adjust_from == "actions" and not self.actions_file:
+            raise ValueError("adjust_from: actions needs validate.actions_file")
+        return self
 
 
 class Params(_Section):
@@ -132,10 +174,30 @@ class Params(_Section):
         return self
 
     @property
+    def embargo_bars(self) -> float:
+        """``cv.embargo``, or by default the feature plan's longest look-back (TA-Lib's own
+        look-back functions: 597 bars for TEMA-200), so no training row's features saw a
+        test fold's bars."""
+        if self.cv.embargo is not None:
+            return self.cv.embargo
+        from alphaloop.features import max_lookback
+
+        return float(max_lookback(self.features))
+
+    def embargo_origin(self) -> str:
+        """What set the embargo, for error messages."""
+        if self.cv.embargo is not None:
+            return " (cv.embargo)"
+        from alphaloop.features import lookback_note
+
+        note = lookback_note(self.features)
+        return f" (cv.embargo is null: the longest feature look-back, {note})"
+
+    @property
     def predictor(self) -> PredictorConfig:
         """The ensemble configuration with the fold layout taken from ``cv``."""
         return self.train.model_copy(update={"n_splits": self.cv.n_splits,
-                                             "embargo": self.cv.embargo})
+                                             "embargo": self.embargo_bars})
 
 
 class ConfigError(ValueError):

@@ -36,17 +36,20 @@ class CVParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_splits: int = Field(default=5, ge=2)
-    # < 1: a fraction of the samples; >= 1: a whole number of bars.
-    embargo: float = Field(default=200, ge=0.0, allow_inf_nan=False)
-    walk_forward_initial: int = Field(default=2000, ge=1)
+    # < 1: a fraction of the samples; >= 1: a whole number of bars; None: the feature plan's
+    # longest look-back (resolved by alphaloop.config.Params.embargo_bars).
+    embargo: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    # None: what the data allow, a quarter of the labelled rows (see walk_forward_window).
+    walk_forward_initial: int | None = Field(default=None, ge=1)
     walk_forward_step: int = Field(default=500, ge=1)
     # The gate's holdout: the most recent rows, never trained on (< 1: a share; >= 1: rows).
     holdout: float = Field(default=0.15, gt=0.0, allow_inf_nan=False)
 
     @field_validator("embargo")
     @classmethod
-    def _check_embargo(cls, value: float) -> float:
-        resolve_embargo(value, 1)
+    def _check_embargo(cls, value: float | None) -> float | None:
+        if value is not None:
+            resolve_embargo(value, 1)
         return value
 
 
@@ -69,6 +72,47 @@ def resolve_embargo(embargo: float | int, n_samples: int) -> int:
     if float(embargo) != int(embargo):
         raise ValueError(f"an embargo >= 1 counts bars and must be whole, got {embargo!r}")
     return int(embargo)
+
+
+def walk_forward_window(n: int, initial: int | None, gap: int) -> int:
+    """The walk-forward's first training window: ``initial``, or a quarter of ``n`` rows.
+
+    Raises:
+        ValueError: When no test window is left (or the window does not exceed ``gap``),
+            naming ``cv.walk_forward_initial``.
+    """
+    window = initial if initial is not None else max(gap + 1, n // 4)
+    if not gap < window < n:
+        said = f"cv.walk_forward_initial={initial}" if initial is not None else \
+            "cv.walk_forward_initial (null: a quarter of the rows)"
+        raise ValueError(
+            f"{said} gives a first training window of {window} rows, but the walk-forward "
+            f"needs more than the label horizon gap ({gap}) and fewer than the {n:,} labelled "
+            f"rows; lower cv.walk_forward_initial, set it to null, or give more data")
+    return window
+
+
+def check_fold_layout(n: int, n_splits: int, embargo: int, horizon: int, why: str = "") -> None:
+    """Refuse a purged k-fold whose first fold would keep under half a fold of training rows.
+
+    Fold 0's training rows are the ones after its test fold, less the purge (about
+    ``horizon`` rows) and the ``embargo``.
+
+    Raises:
+        ValueError: Naming ``cv.embargo`` and ``cv.n_splits`` (and ``why``: what set the
+            embargo) with the rows the layout needs.
+    """
+    fold = n // n_splits
+    left = n - fold - embargo - horizon
+    if left >= max(1, fold // 2):
+        return
+    per_row = 1.0 - 1.5 / n_splits
+    need = math.ceil((embargo + horizon) / per_row) if per_row > 0 else None
+    need_text = f"at least {need:,}" if need else "more"
+    raise ValueError(
+        f"{n:,} labelled training rows are too few for {n_splits} purged folds with an embargo "
+        f"of {embargo} bars{why}: the first fold would keep {max(left, 0):,} training rows. "
+        f"Lower cv.embargo or cv.n_splits, or give more data ({need_text} labelled rows)")
 
 
 def split_recent_holdout(frame: pd.DataFrame, holdout: float

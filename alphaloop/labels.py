@@ -11,6 +11,11 @@ Encoding (``target``):
   are dropped.
 - ``neutral="class"``: ``0`` down, ``1`` flat (the dead zone), ``2`` up.
 
+Gaps: a label whose horizon crosses a data gap (``segment`` changes between ``t`` and
+``t + horizon``; validation numbers the gap-free runs) would be a return over an unknown
+stretch of time, so it is dropped (``across_gaps="drop"``, the default) or kept for the caller
+to mask (``"keep"``, with :func:`spans_gap` telling which).
+
 Tie rule: ``threshold=0`` means *no* dead zone, so nothing is dropped or flat and a zero
 return is labelled down (``0``, i.e. "not up"): a long position on it earns nothing and
 pays costs.
@@ -47,8 +52,22 @@ class TargetParams(BaseModel):
     )
 
 
+def spans_gap(features: pd.DataFrame, horizon: int) -> np.ndarray:
+    """For each of the first ``len - horizon`` rows: does its label cross a data gap?
+
+    Rows in different gap-free segments (the ``segment`` column) are on two sides of a gap;
+    without a ``segment`` column nothing is known to cross one.
+    """
+    n = max(len(features) - horizon, 0)
+    if "segment" not in features.columns:
+        return np.zeros(n, dtype=bool)
+    seg = features["segment"].to_numpy()
+    return np.asarray(seg[horizon:] != seg[:n], dtype=bool)
+
+
 def prepare_target(
-    features: pd.DataFrame, horizon: int, threshold: float, neutral: str = "drop"
+    features: pd.DataFrame, horizon: int, threshold: float, neutral: str = "drop",
+    across_gaps: Literal["drop", "keep"] = "drop",
 ) -> pd.DataFrame:
     """Add the forward log return, the direction label and the label end time.
 
@@ -63,6 +82,8 @@ def prepare_target(
         threshold: Dead zone on the absolute forward log return (>= 0); ``0`` disables it.
         neutral: ``"drop"`` removes dead-zone rows and leaves a binary target (1 up, 0 down);
             ``"class"`` keeps them as a third class (0 down, 1 flat, 2 up).
+        across_gaps: ``"drop"`` removes labels whose horizon crosses a data gap; ``"keep"``
+            leaves them (mask them with :func:`spans_gap`).
 
     Returns:
         A new frame with the input columns plus ``fwd_return`` (float), ``target`` (int64) and
@@ -86,8 +107,11 @@ def prepare_target(
         out["target"] = np.where(up, UP, DOWN)
     out["target"] = out["target"].astype(np.int64)
     out["t1"] = features["timestamp"].iloc[horizon:].reset_index(drop=True)
-    if neutral == "drop":
-        out = out.loc[~flat].reset_index(drop=True)
+    drop = flat if neutral == "drop" else np.zeros(fwd.size, dtype=bool)
+    if across_gaps == "drop":
+        drop = drop | spans_gap(features, horizon)
+    if drop.any():
+        out = out.loc[~drop].reset_index(drop=True)
     return out
 
 

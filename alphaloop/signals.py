@@ -65,19 +65,70 @@ class SignalParams(BaseModel):
         return self
 
 
+# Typical one-way costs per unit of traded notional, in basis points (fee, slippage):
+# - crypto: 10 bps taker fee (Binance spot's base tier), 5 bps slippage;
+# - equity: 1 bp for commission and regulatory fees at a low-cost broker, 2 bps for half the
+#   spread of a liquid large-cap stock or index ETF;
+# - fx: 0.5 bp commission at an ECN broker (~$25-35 per million each side), 1 bp for half
+#   the spread of a major pair.
+# They are starting points: use `custom` with your broker's fees and your own fills.
+COST_PRESETS: dict[str, tuple[float, float]] = {
+    "crypto": (10.0, 5.0),
+    "equity": (1.0, 2.0),
+    "fx": (0.5, 1.0),
+}
+CostPreset = Literal["crypto", "equity", "fx", "custom"]
+
+
 class BacktestParams(SignalParams):
     """The ``backtest:`` section of ``params.yaml``: decision rules plus simulated costs.
 
     Costs are charged on the traded notional, ``|Δposition| * (fee_bps + slippage_bps) / 1e4``
-    of equity (see :func:`alphaloop.backtest.run_backtest`).
+    of equity (see :func:`alphaloop.backtest.run_backtest`). ``costs`` names a preset
+    (``COST_PRESETS``) that sets both figures; ``custom`` takes ``fee_bps`` and
+    ``slippage_bps`` as given (figures given without ``costs`` mean ``custom``).
 
     Attributes:
+        costs: ``crypto`` | ``equity`` | ``fx`` | ``custom``.
         fee_bps: Exchange fee per unit of traded notional, in basis points.
         slippage_bps: Assumed slippage per unit of traded notional, in basis points.
     """
 
+    costs: CostPreset = "crypto"
     fee_bps: float = Field(default=10.0, ge=0.0, le=10_000.0, allow_inf_nan=False)
     slippage_bps: float = Field(default=5.0, ge=0.0, le=10_000.0, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
+        explicit = [k for k in ("fee_bps", "slippage_bps") if data.get(k) is not None]
+        if "costs" not in data and explicit:
+            # Figures without a preset are the user's own (the rest from the default preset).
+            fee, slippage = COST_PRESETS["crypto"]
+            return {"fee_bps": fee, "slippage_bps": slippage, **data, "costs": "custom"}
+        preset = data.get("costs", "crypto")
+        if preset == "custom":
+            missing = [k for k in ("fee_bps", "slippage_bps") if data.get(k) is None]
+            if missing:
+                raise ValueError(f"costs: custom needs {' and '.join(missing)}")
+            return data
+        if preset not in COST_PRESETS:
+            return data  # the Literal check names the choices
+        fee, slippage = COST_PRESETS[preset]
+        for key, value in (("fee_bps", fee), ("slippage_bps", slippage)):
+            given = data.get(key)
+            if given is not None and float(given) != value:
+                raise ValueError(f"{key}={given} contradicts costs: {preset} ({key}={value:g}); "
+                                 "set costs: custom to give your own figures")
+        return {**data, "fee_bps": fee, "slippage_bps": slippage}
+
+    @property
+    def cost_description(self) -> str:
+        """E.g. ``crypto preset: 10 bps fee + 5 bps slippage``."""
+        return (f"{self.costs}{' preset' if self.costs != 'custom' else ' costs'}: "
+                f"{self.fee_bps:g} bps fee + {self.slippage_bps:g} bps slippage")
 
     @property
     def signal(self) -> SignalParams:

@@ -87,19 +87,36 @@ def validate(
     out: Annotated[Path | None, typer.Option(help="Write the cleaned bars here.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here.")] = None,
     docs: Annotated[Path | None, typer.Option(help="Write GX HTML data docs here.")] = None,
+    dayfirst: Annotated[bool | None, typer.Option(
+        "--dayfirst/--monthfirst", help="Day order of 05/06/2024-style dates (inferred "
+        "from the data when omitted; ambiguous files are refused).")] = None,
+    timestamp_format: Annotated[str | None, typer.Option(
+        help="strftime format for every timestamp, e.g. '%d.%m.%Y %H:%M'.")] = None,
+    timezone: Annotated[str, typer.Option(
+        help="Zone of naive timestamps (DST-aware), e.g. America/New_York.")] = "UTC",
+    session: Annotated[str | None, typer.Option(
+        help="Override validate.session: continuous, fx, XNYS, XLON, ...")] = None,
 ) -> None:
     """Validate bars with the Great Expectations suite and the cleaning rules.
 
     Exits 1 with the failing rule, column and row count when the data is unusable.
     """
+    from alphaloop.data.sources import read_table
+    from alphaloop.data.timestamps import TimestampSettings
     from alphaloop.data.validation import validate_bars
     from alphaloop.workspace import write_frame, write_json
     from pipelines.validate import load_raw
 
     cfg = _params(params).validate_
+    if session is not None:
+        cfg = _guarded(lambda: type(cfg).model_validate({**cfg.model_dump(), "session": session}))
     mapping = _guarded(lambda: _parse_mapping(column or []))
-    raw = _guarded(lambda: load_raw(path, mapping, None, timeframe))
-    outcome = _guarded(lambda: validate_bars(raw, cfg, source=path, docs_dir=docs))
+    settings = TimestampSettings(format=timestamp_format, dayfirst=dayfirst, timezone=timezone)
+    raw = _guarded(lambda: load_raw(path, mapping, None, timeframe, settings))
+    actions = _guarded(lambda: read_table(cfg.actions_file)) \
+        if cfg.adjust_from == "actions" and cfg.actions_file else None
+    outcome = _guarded(lambda: validate_bars(raw, cfg, source=path, docs_dir=docs,
+                                             actions=actions))
     if out is not None:
         write_frame(outcome.bars, out)
     if report is not None:
@@ -107,7 +124,11 @@ def validate(
     result = outcome.report
     console = Console()
     console.print(f"[green]passed[/green]: {result.rows_in:,} rows in, "
-                  f"{result.rows_out:,} clean bars out, {result.segments} gap-free segments")
+                  f"{result.rows_out:,} clean bars out, {result.segments} gap-free segments "
+                  f"(session {result.session}, {result.order})")
+    for adjustment in result.adjustments[:10]:
+        console.print(f"  adjusted before {adjustment['timestamp'][:10]}: "
+                      f"x{adjustment['factor']:.6g} ({adjustment['reason']})")
     for name, count in result.flaws.items():
         console.print(f"  {name.replace('_', ' '):<30} {count:>8,}")
     offsets = ", ".join(f"{k}: {v:,}" for k, v in result.utc_offsets.items())

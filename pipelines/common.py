@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,18 +53,45 @@ def registry(root: Path = Path(".")) -> RegistryConfig:
     return config
 
 
-def run_stage(main: Callable[[], object]) -> None:
-    """Run a DVC stage's main: expected failures end in one readable line and exit 1."""
+def run_stage(main: Callable[[], object], stage: str | None = None) -> None:
+    """Run a DVC stage's main: expected failures end in one readable line and exit 1.
+
+    Either way the outcome is recorded (``pipelines.provenance``), so ``alphaloop summary``
+    can tell this run's reports from an earlier run's.
+    """
     from alphaloop.config import ConfigError
     from alphaloop.data.sources import SourceError
     from alphaloop.data.validation import DataValidationError
+    from pipelines import provenance
 
     setup()
+    stage = stage or _stage_name()
+    recorded = stage in provenance.stage_files(WS)
     try:
         main()
     except DataValidationError as exc:
-        logging.getLogger("alphaloop").error("validation failed: %s", exc)
-        raise SystemExit(1) from None
+        _fail(stage if recorded else None, f"validation failed: {exc}")
     except (ConfigError, SourceError, FileNotFoundError, ValueError) as exc:
-        logging.getLogger("alphaloop").error("%s", exc)
-        raise SystemExit(1) from None
+        _fail(stage if recorded else None, str(exc))
+    except BaseException as exc:
+        if recorded:
+            provenance.record_failure(WS, stage, f"{type(exc).__name__}: {exc}")
+        raise
+    if recorded:
+        provenance.record_success(WS, stage)
+
+
+def _fail(stage: str | None, message: str) -> None:
+    from pipelines import provenance
+
+    if stage is not None:
+        provenance.record_failure(WS, stage, message)
+    logging.getLogger("alphaloop").error("%s", message)
+    raise SystemExit(1) from None
+
+
+def _stage_name() -> str:
+    """``validate`` for ``python -m pipelines.validate``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = getattr(spec, "name", "") or ""
+    return name.rsplit(".", 1)[-1]

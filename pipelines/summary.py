@@ -10,6 +10,7 @@ from rich.table import Table
 
 from alphaloop.workspace import read_json
 from pipelines.common import WS
+from pipelines.provenance import StageState, stage_files, stage_states
 
 RAW_BARS, VALIDATED_BARS, FEATURES = WS.raw_bars, WS.validated_bars, WS.features
 DATA_DOCS, MODEL_DIR = WS.data_docs, WS.model_dir("ensemble")
@@ -19,6 +20,7 @@ BACKTEST_METRICS, REGISTRY_REPORT = WS.report("backtest_metrics"), WS.report("re
 SENTIMENT_METRICS, SENTIMENT_REGISTRY = (WS.report("sentiment_metrics"),
                                          WS.report("sentiment_registry"))
 REGIME_METRICS, REGIME_REGISTRY = WS.report("regime_metrics"), WS.report("regime_registry")
+WS_FILES = stage_files(WS)
 
 
 def _size(path: Path) -> str:
@@ -33,41 +35,88 @@ def _load(path: Path) -> dict[str, Any] | None:
 
 
 def render(console: Console) -> bool:
-    """Print the summary; return False when a stage's report is missing."""
-    ingest, validation, features = (_load(INGEST_REPORT), _load(VALIDATION_REPORT),
-                                    _load(FEATURES_REPORT))
+    """Print the summary of the newest run; return False when a stage is not from it.
+
+    Only reports of the current run are shown (``pipelines.provenance``): a stage that
+    failed, never ran or was made from an earlier run is listed as such, never mixed in.
+    """
+    states = stage_states(WS)
+    shown = {stage: _load(WS_FILES[stage].report) if state.current else None
+             for stage, state in states.items()}
+    ingest, validation, features = shown["ingest"], shown["validate"], shown["features"]
     console.rule("[bold]alphaloop run summary")
+    _run_line(console, states)
     outputs = Table(title="Outputs", show_lines=False)
     for col in ("stage", "rows", "path", "size"):
         outputs.add_column(col)
-    outputs.add_row("ingest", _rows(ingest, "rows"), str(RAW_BARS), _size(RAW_BARS))
-    outputs.add_row("validate", _rows(validation, "rows_out"), str(VALIDATED_BARS),
-                    _size(VALIDATED_BARS))
+    outputs.add_row("ingest", _rows(ingest, "rows", states["ingest"]), str(RAW_BARS),
+                    _size(RAW_BARS))
+    outputs.add_row("validate", _rows(validation, "rows_out", states["validate"]),
+                    str(VALIDATED_BARS), _size(VALIDATED_BARS))
     outputs.add_row("validate (GX data docs)", "", str(DATA_DOCS / "index.html"),
                     _size(DATA_DOCS))
-    outputs.add_row("features", _rows(features, "rows_out"), str(FEATURES), _size(FEATURES))
+    outputs.add_row("features", _rows(features, "rows_out", states["features"]), str(FEATURES),
+                    _size(FEATURES))
     console.print(outputs)
     if ingest:
         console.print(f"Data: {ingest['symbol']} {ingest['timeframe']} bars, "
                       f"{ingest['first']} → {ingest['last']}")
     if validation:
-        flaws = Table(title=f"Validation of {validation['source']} "
-                            f"({validation['rows_in']:,} rows in)")
-        flaws.add_column("flaw")
-        flaws.add_column("count", justify="right")
-        for name, count in validation["flaws"].items():
-            flaws.add_row(name.replace("_", " "), f"{count:,}")
-        console.print(flaws)
-        offsets = ", ".join(f"{k}: {v:,}" for k, v in validation["utc_offsets"].items())
-        console.print(f"UTC offsets in the source: {offsets or 'none recorded'}")
+        _validation(console, validation)
     if features:
         console.print(f"Features: {features['n_features']} columns, "
-                      f"{features['warmup_rows_dropped']} warm-up rows dropped. "
-                      "Top by |Spearman| vs next-bar return: "
+                      f"{features['warmup_rows_dropped']} warm-up rows dropped"
+                      f"{_segments(features)}. Top by |Spearman| vs next-bar return: "
                       + ", ".join(f"{f['feature']} ({f['spearman']:+.3f})"
                                   for f in features["top_features"][:5]))
-    _models(console)
-    return all(r is not None for r in (ingest, validation, features))
+    _models(console, shown)
+    _not_shown(console, states)
+    return all(state.current for state in states.values())
+
+
+def _run_line(console: Console, states: dict[str, StageState]) -> None:
+    record = states["ingest"].record
+    if record and states["ingest"].current:
+        version = str(record.get("data_version") or "?")[:12]
+        console.print(f"Run: data version {version} (md5 of {RAW_BARS}), ingested "
+                      f"{record['finished']}; {sum(s.current for s in states.values())} of "
+                      f"{len(states)} stage reports from this run")
+    else:
+        console.print(f"Run: no current ingest ({states['ingest'].state}); only stages "
+                      "from one run are shown")
+
+
+def _not_shown(console: Console, states: dict[str, StageState]) -> None:
+    behind = [s for s in states.values() if not s.current]
+    if not behind:
+        return
+    table = Table(title="Not shown: stages that are not from this run")
+    for col in ("stage", "state", "why"):
+        table.add_column(col)
+    for state in behind:
+        table.add_row(state.stage, state.state, state.detail)
+    console.print(table)
+
+
+def _segments(features: dict[str, Any]) -> str:
+    used, skipped = features.get("segments_used", 1), features.get("segments_skipped", 0)
+    if used == 1 and not skipped:
+        return ""
+    return (f" (restarted in each of {used} gap-free segments"
+            f"{f', {skipped} too short for the warm-up dropped' if skipped else ''})")
+
+
+def _validation(console: Console, validation: dict[str, Any]) -> None:
+    flaws = Table(title=f"Validation of {validation['source']} "
+                        f"({validation['rows_in']:,} rows in, session "
+                        f"{validation.get('session', 'continuous')})")
+    flaws.add_column("flaw")
+    flaws.add_column("count", justify="right")
+    for name, count in validation["flaws"].items():
+        flaws.add_row(name.replace("_", " "), f"{count:,}")
+    console.print(flaws)
+    offsets = ", ".join(f"{k}: {v:,}" for k, v in validation["utc_offsets"].items())
+    console.print(f"UTC offsets in the source: {offsets or 'none recorded'}")
 
 
 def scores_table(metrics: dict[str, Any], title: str) -> Table:
@@ -78,15 +127,14 @@ def scores_table(metrics: dict[str, Any], title: str) -> Table:
     for col in columns:
         table.add_column(col.replace("_", " "), justify="right")
     for name, scores in metrics.items():
-        if name not in ("data", "holdout"):
+        if name not in ("data", "holdout", "run"):
             table.add_row(name, *(f"{scores[c]:.4f}" for c in columns))
     return table
 
 
-def _models(console: Console) -> None:
+def _models(console: Console, shown: dict[str, dict[str, Any] | None]) -> None:
     """Out-of-sample model quality beside the baselines, the backtest and the registry."""
-    train, backtest, registry = (_load(TRAIN_METRICS), _load(BACKTEST_METRICS),
-                                 _load(REGISTRY_REPORT))
+    train, backtest = shown["train"], shown["evaluate"]
     if train:
         console.print(scores_table(train, f"Direction model, out-of-fold (purged k-fold), "
                                           f"{train['data']['rows']:,} labelled bars, "
@@ -99,33 +147,40 @@ def _models(console: Console) -> None:
                                        f"({data['holdout_rows']} bars, never trained on)"))
         console.print(f"Model: {MODEL_DIR} ({_size(MODEL_DIR)})")
     if backtest:
-        s, b = backtest["strategy"], backtest["buy_and_hold"]
-        oos = backtest["out_of_sample"]
-        table = Table(title=f"Walk-forward backtest, out of sample {oos['first'][:10]} → "
-                            f"{oos['last'][:10]}, {backtest['costs_bps']:g} bps per trade")
-        for col in ("", "return", "sharpe", "max drawdown", "trades", "P(SR > 0)"):
-            table.add_column(col, justify="right")
-        aware = backtest.get("strategy_cost_aware")
-        rows = [("strategy", s), *([("cost-aware rule", aware)] if aware else []),
-                ("buy and hold", b)]
-        for name, stats in rows:
-            table.add_row(name, f"{stats['total_return']:+.2%}", f"{stats['sharpe']:.2f}",
-                          f"{stats['max_drawdown']:.2%}", f"{stats['trades']:.0f}",
-                          f"{stats['deflated_sharpe']:.3f}" if "deflated_sharpe" in stats
-                          else "-")
-        console.print(table)
-        before = backtest.get("strategy_before_costs")
-        if before:
-            console.print(f"Strategy before costs: {before['total_return']:+.2%}")
-        if aware:
-            console.print(f"Cost-aware rule (risk:): {aware['before_costs']:+.2%} before "
-                          f"costs; traded in {aware['windows_trading']} of "
-                          f"{aware['windows']} windows (entry rule chosen on each window's "
-                          "training data; no edge after costs means no trade)")
-    _side_models(console)
-    for report in (registry, _load(SENTIMENT_REGISTRY), _load(REGIME_REGISTRY)):
+        _backtest(console, backtest)
+    _side_models(console, shown)
+    registries = (shown["register"], _load(SENTIMENT_REGISTRY) if shown["train_sentiment"]
+                  else None, _load(REGIME_REGISTRY) if shown["train_regime"] else None)
+    for report in registries:
         if report:
             _registry_line(console, report)
+
+
+def _backtest(console: Console, backtest: dict[str, Any]) -> None:
+    s, b = backtest["strategy"], backtest["buy_and_hold"]
+    oos = backtest["out_of_sample"]
+    costs = backtest.get("costs", {}).get("description", "")
+    table = Table(title=f"Walk-forward backtest, out of sample {oos['first'][:10]} → "
+                        f"{oos['last'][:10]}, {backtest['costs_bps']:g} bps per trade"
+                        f"{f' ({costs})' if costs else ''}")
+    for col in ("", "return", "sharpe", "max drawdown", "trades", "P(SR > 0)"):
+        table.add_column(col, justify="right")
+    aware = backtest.get("strategy_cost_aware")
+    rows = [("strategy", s), *([("cost-aware rule", aware)] if aware else []),
+            ("buy and hold", b)]
+    for name, stats in rows:
+        table.add_row(name, f"{stats['total_return']:+.2%}", f"{stats['sharpe']:.2f}",
+                      f"{stats['max_drawdown']:.2%}", f"{stats['trades']:.0f}",
+                      f"{stats['deflated_sharpe']:.3f}" if "deflated_sharpe" in stats else "-")
+    console.print(table)
+    before = backtest.get("strategy_before_costs")
+    if before:
+        console.print(f"Strategy before costs: {before['total_return']:+.2%}")
+    if aware:
+        console.print(f"Cost-aware rule (risk:): {aware['before_costs']:+.2%} before costs; "
+                      f"traded in {aware['windows_trading']} of {aware['windows']} windows "
+                      "(entry rule chosen on each window's training data; no edge after costs "
+                      "means no trade)")
 
 
 def _registry_line(console: Console, registry: dict[str, Any]) -> None:
@@ -137,9 +192,9 @@ def _registry_line(console: Console, registry: dict[str, Any]) -> None:
                   f"{'v' + champion if champion else 'none'}.")
 
 
-def _side_models(console: Console) -> None:
+def _side_models(console: Console, shown: dict[str, dict[str, Any] | None]) -> None:
     """The sentiment and regime models' held-out scores beside their baselines."""
-    sentiment, regime = _load(SENTIMENT_METRICS), _load(REGIME_METRICS)
+    sentiment, regime = shown["train_sentiment"], shown["train_regime"]
     if sentiment:
         table = Table(title=f"News sentiment, held out ({sentiment['data']['held_out']} of "
                             f"{sentiment['data']['rows']} labelled headlines)")
@@ -155,7 +210,7 @@ def _side_models(console: Console) -> None:
         for col in ("forecaster", "return RMSE", "vol RMSE", "direction"):
             table.add_column(col, justify="right" if col != "forecaster" else "left")
         for name, row in regime.items():
-            if name == "data":
+            if name in ("data", "run"):
                 continue
             table.add_row(name, *(f"{row[k]:.6f}" if k in row else "-"
                                   for k in ("return_rmse", "vol_rmse")),
@@ -164,13 +219,14 @@ def _side_models(console: Console) -> None:
         console.print(table)
 
 
-def _rows(report: dict[str, Any] | None, key: str) -> str:
-    return f"{report[key]:,}" if report else "not run"
+def _rows(report: dict[str, Any] | None, key: str, state: StageState) -> str:
+    return f"{report[key]:,}" if report else state.state
 
 
 def main() -> None:
     if not render(Console()):
-        raise SystemExit("some stage reports are missing: run `dvc repro` first")
+        raise SystemExit("some stages are not from this run (failed, stale or not run): "
+                         "see the table above; `dvc repro` re-runs them")
 
 
 if __name__ == "__main__":

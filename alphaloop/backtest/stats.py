@@ -27,41 +27,35 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from alphaloop.data.schema import parse_timeframe
-
 _SECONDS_PER_YEAR = 365.0 * 86_400.0
-_TRADING_DAYS = 252.0
 _EULER_GAMMA = 0.5772156649015329
 
 
 def periods_per_year_for(
-    timeframe: str, session: str = "continuous", hours_per_session: float = 24.0
+    timeframe: str, session: str = "continuous", hours_per_session: float = 24.0,
+    *, span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
 ) -> float:
-    """Bars per year for a timeframe, used to annualise statistics.
+    """Bars per year for a timeframe in a session, used to annualise statistics.
 
     Args:
         timeframe: ccxt-style bar length (``15m``, ``1h``, ``1d``, ``1w``).
-        session: ``"continuous"`` (24/7 markets such as crypto: 365 days a year) or
-            ``"business_days"`` (252 trading days a year).
+        session: ``"continuous"`` (24/7 markets such as crypto: 365 days a year), ``"fx"``
+            (52 weeks of 5 x 24 h: 6,240 hours), ``"business_days"`` (252 trading days a
+            year) or an exchange calendar name (``XNYS``: its own bars per year).
         hours_per_session: Trading hours per business day, for intraday bars of a
-            business-day market (6.5 for US equities); ignored for continuous markets.
+            ``business_days`` market (6.5 for US equities).
+        span: First and last bar, for an exchange calendar's count (default: last year).
 
     Returns:
-        For example 35040 for ``15m`` continuous and 252 for ``1d`` business days.
+        For example 35040 for ``15m`` continuous, 6240 for ``1h`` fx and 252 for ``1d``
+        business days.
 
     Raises:
         ValueError: For an unknown timeframe or session.
     """
-    seconds = parse_timeframe(timeframe).total_seconds()
-    if session == "continuous":
-        return _SECONDS_PER_YEAR / seconds
-    if session == "business_days":
-        days = seconds / 86_400.0
-        if days < 1.0:
-            return _TRADING_DAYS * hours_per_session * 3600.0 / seconds
-        # A daily bar is one trading day; a calendar week holds 5 of them.
-        return _TRADING_DAYS / (days if days < 7.0 else days * 5.0 / 7.0)
-    raise ValueError(f"session must be 'continuous' or 'business_days', got {session!r}")
+    from alphaloop.data.sessions import bars_per_year
+
+    return bars_per_year(timeframe, session, span, hours_per_session)
 
 
 def infer_periods_per_year(timestamps: pd.Series | pd.Index) -> float:

@@ -63,6 +63,8 @@ def _expectations(has_offsets: bool) -> list[Any]:
                                        meta={"rule": "on_grid"}),
         ex.ExpectColumnValuesToBeBetween(column="step_bars", max_value=1.0,
                                          meta={"rule": "gaps"}),
+        ex.ExpectColumnValuesToBeInSet(column="in_session", value_set=[True],
+                                       meta={"rule": "in_session"}),
         ex.ExpectColumnValuesToNotBeInSet(column="volume", value_set=[0, 0.0],
                                           meta={"rule": "zero_volume"}),
     ]

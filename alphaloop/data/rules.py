@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from alphaloop.data.schema import NUMERIC_COLUMNS, PRICE_COLUMNS
+from alphaloop.data import sessions
+from alphaloop.data.schema import NUMERIC_COLUMNS, OPTIONAL_COLUMNS, PRICE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -37,28 +38,34 @@ def coerce_numeric(raw: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         converted = pd.to_numeric(original, errors="coerce").astype("float64")
         unparseable[name] = int((original.notna() & converted.isna()).sum())
         frame[name] = converted
+    for name in OPTIONAL_COLUMNS:  # checked only by the rule that uses them
+        if name in frame:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
     return frame, unparseable
 
 
 def add_grid_columns(frame: pd.DataFrame, interval: pd.Timedelta,
                      session: str) -> pd.DataFrame:
-    """Helper columns the expectations check: offset from the bar grid and step in bars."""
+    """Helper columns the expectations check: grid offset, step in bars, in session."""
     out = frame.copy()
     ts = out["timestamp"]
-    out["grid_offset_seconds"] = (ts - ts.dt.floor(interval)).dt.total_seconds()
+    out["grid_offset_seconds"] = grid_offset_seconds(ts, interval, session)
     out["step_bars"] = step_in_bars(ts, interval, session)
+    out["in_session"] = ~sessions.off_session(ts, interval, session)
     return out
 
 
+def grid_offset_seconds(ts: pd.Series, interval: pd.Timedelta, session: str) -> pd.Series:
+    """Seconds past the bar grid (0 on it). Intraday bars of an exchange calendar are
+    aligned to its session opens, so there the session check alone decides."""
+    if sessions.is_calendar(session) and interval < pd.Timedelta(days=1):
+        return pd.Series(0.0, index=ts.index)
+    return (ts - ts.dt.floor(interval)).dt.total_seconds()
+
+
 def step_in_bars(ts: pd.Series, interval: pd.Timedelta, session: str) -> pd.Series:
-    """Distance to the previous bar in bar intervals (business days for equity sessions)."""
-    if session == "business_days":
-        days = ts.dt.tz_convert(None).dt.normalize().to_numpy().astype("datetime64[D]")
-        steps = np.full(len(ts), np.nan)
-        if len(ts) > 1:
-            steps[1:] = np.busday_count(days[:-1], days[1:]).astype(float)
-        return pd.Series(steps, index=ts.index)
-    return ts.diff().dt.total_seconds() / interval.total_seconds()
+    """Distance to the previous bar in the session's bars (see :mod:`alphaloop.data.sessions`)."""
+    return sessions.step_in_bars(ts, interval, session)
 
 
 def drop_invalid_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[RuleOutcome]]:
@@ -94,15 +101,26 @@ def sort_and_dedupe(frame: pd.DataFrame, keep: str) -> tuple[pd.DataFrame, list[
     return ordered.loc[~dup], outcomes
 
 
-def drop_off_grid(frame: pd.DataFrame, interval: pd.Timedelta) -> tuple[pd.DataFrame,
-                                                                       list[RuleOutcome]]:
+def drop_off_grid(frame: pd.DataFrame, interval: pd.Timedelta,
+                  session: str = "continuous") -> tuple[pd.DataFrame, list[RuleOutcome]]:
     """Drop partial bars stamped between grid points (e.g. 13:50:02 on a 15-minute grid)."""
-    off = frame["timestamp"] != frame["timestamp"].dt.floor(interval)
+    off = grid_offset_seconds(frame["timestamp"], interval, session) != 0
     if not off.any():
         return frame, []
     stamps = [t.isoformat() for t in frame.loc[off, "timestamp"].head(5)]
     return frame.loc[~off], [RuleOutcome("on_grid", "dropped off-grid partial bars",
                                          int(off.sum()), {"examples": stamps})]
+
+
+def drop_off_session(frame: pd.DataFrame, interval: pd.Timedelta,
+                     session: str) -> tuple[pd.DataFrame, list[RuleOutcome]]:
+    """Drop bars at times the session does not have (weekends for fx, exchange holidays)."""
+    off = sessions.off_session(frame["timestamp"], interval, session)
+    if not off.any():
+        return frame, []
+    stamps = [t.isoformat() for t in frame.loc[off, "timestamp"].head(5)]
+    return frame.loc[~off], [RuleOutcome("in_session", f"dropped bars outside the {session} "
+                                         "session", int(off.sum()), {"examples": stamps})]
 
 
 def mark_gaps(frame: pd.DataFrame, interval: pd.Timedelta,

@@ -14,7 +14,21 @@ META_COLUMNS: tuple[str, ...] = ("symbol", "timeframe", "utc_offset")
 # Marks added by the cleaning rules, carried into features for downstream stages.
 CLEANING_COLUMNS: tuple[str, ...] = ("gap_before", "segment", "zero_volume")
 BAR_COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, *META_COLUMNS, *CLEANING_COLUMNS)
-TIMESTAMP_ALIASES: tuple[str, ...] = ("timestamp", "datetime", "date", "time", "open_time")
+# Optional columns a source may carry: an adjusted close (Yahoo's "Adj Close").
+OPTIONAL_COLUMNS: tuple[str, ...] = ("adj_close",)
+# Names matched case-insensitively when column_map leaves a role out (first match wins).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "timestamp": ("timestamp", "datetime", "date", "time", "open_time", "gmt time",
+                  "time (utc)", "local time", "<date>"),
+    "open": ("open", "<open>"),
+    "high": ("high", "<high>"),
+    "low": ("low", "<low>"),
+    "close": ("close", "<close>"),
+    # MetaTrader: <TICKVOL> (ticks) before <VOL> (exchange volume, 0 for FX).
+    "volume": ("volume", "vol", "<tickvol>", "<vol>", "tick volume"),
+    "adj_close": ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"),
+    "time": ("<time>", "time"),  # only when "timestamp" took a date column beside it
+}
 
 _TIMEFRAME = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -46,23 +60,3 @@ def infer_timeframe(timestamps: pd.Series) -> str:
     if steps.empty:
         raise ValueError("cannot infer the timeframe: fewer than two distinct timestamps")
     return timeframe_label(steps.mode().iloc[0])
-
-
-_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
-
-
-def split_timestamps(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse timestamp text to UTC, keeping each value's original offset (``+01:00``).
-
-    Unparseable values become ``NaT`` so validation can count them instead of crashing.
-    Naive timestamps are taken as UTC and get an empty offset.
-    """
-    as_text = text.astype("string").str.strip()
-    offsets = as_text.str.extract(_OFFSET, expand=False).fillna("")
-    parsed = pd.to_datetime(as_text, utc=True, errors="coerce", format="ISO8601")
-    missing = parsed.isna() & as_text.notna()
-    if missing.any():
-        # Non-ISO layouts such as 1/4/1999: let pandas infer, still coercing failures.
-        parsed[missing] = pd.to_datetime(as_text[missing], utc=True, errors="coerce",
-                                         format="mixed")
-    return parsed.astype("datetime64[ns, UTC]"), offsets.astype("string")

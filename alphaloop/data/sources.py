@@ -17,13 +17,14 @@ import pandas as pd
 
 from alphaloop.config import BundledSource, CcxtSource, FileSource
 from alphaloop.data.schema import (
+    COLUMN_ALIASES,
     NUMERIC_COLUMNS,
+    OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
-    TIMESTAMP_ALIASES,
     infer_timeframe,
     parse_timeframe,
-    split_timestamps,
 )
+from alphaloop.data.timestamps import TimestampSettings, parse_timestamps
 
 log = logging.getLogger(__name__)
 
@@ -60,52 +61,68 @@ def bundled_path(dataset: str) -> Path:
     return Path(str(root.joinpath(rel)))
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (optionally compressed) or Parquet file without coercing values."""
+def read_table(path: str | Path, delimiter: str | None = None) -> pd.DataFrame:
+    """Read a CSV/TSV (optionally compressed) or Parquet file without coercing values.
+
+    Without ``delimiter`` a text file's separator is taken from its first line: tab
+    (MetaTrader exports), semicolon (European exports) or comma.
+    """
     path = Path(path)
     if not path.exists():
         raise SourceError(f"{path}: file not found")
     suffixes = "".join(path.suffixes).lower()
     if ".parquet" in suffixes or ".pq" in suffixes:
         return pd.read_parquet(path)
-    if ".csv" in suffixes or ".txt" in suffixes:
+    if any(s in suffixes for s in (".csv", ".txt", ".tsv")):
         # Text stays text: validation must see 'abc' in a price column, not a silent NaN.
-        return pd.read_csv(path, dtype=str, keep_default_na=True)
-    raise SourceError(f"{path}: unsupported file type (use .csv, .csv.gz or .parquet)")
+        sep = delimiter or _sniff_delimiter(path)
+        return pd.read_csv(path, dtype=str, keep_default_na=True, sep=sep)
+    raise SourceError(f"{path}: unsupported file type (use .csv, .csv.gz, .txt, .tsv or "
+                      ".parquet)")
+
+
+def _sniff_delimiter(path: Path) -> str:
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", errors="replace") as fh:
+        first = fh.readline()
+    if "\t" in first:
+        return "\t"
+    return ";" if ";" in first and "," not in first else ","
 
 
 def to_raw_bars(table: pd.DataFrame, column_map: dict[str, str], symbol: str,
-                timeframe: str | None) -> pd.DataFrame:
-    """Rename a table's columns to the canonical names and parse timestamps to UTC.
+                timeframe: str | None, settings: TimestampSettings | None = None,
+                where: str = "bars") -> pd.DataFrame:
+    """Pick each role's column from a table and parse the timestamps to UTC.
 
-    Columns missing from the table are left out (validation reports them by name); columns
-    not in the schema are dropped. With no ``timeframe`` it is inferred from the timestamps.
+    ``column_map`` (role -> the file's column) wins; roles it leaves out are matched by name,
+    case-insensitively, among the columns nobody claimed (``Close`` for ``close``, ``Adj
+    Close`` for ``adj_close``). Columns are selected, never renamed, so look-alike columns
+    (``Close`` beside ``Adj Close``) never collide. Optional roles: ``adj_close`` and
+    ``time`` (a separate time-of-day column joined to the date, as MetaTrader writes).
+    With no ``timeframe`` it is inferred from the timestamps.
+
+    Raises:
+        SourceError: A mapped column is not in the file (the message shows the header).
+        DataValidationError: A required role has no column (``required_columns``).
+        TimestampError: The timestamps cannot be read with certainty.
     """
-    rename = {src: dst for dst, src in column_map.items() if src in table.columns}
-    frame = table.rename(columns=rename)
-    # Case-insensitive fallback so 'Open' or 'CLOSE' map without a column_map entry.
-    lower = {c.lower(): c for c in frame.columns if c not in REQUIRED_COLUMNS}
-    for name in REQUIRED_COLUMNS:
-        aliases = TIMESTAMP_ALIASES if name == "timestamp" else (name,)
-        match = next((lower[a] for a in aliases if a in lower), None)
-        if name not in frame.columns and match is not None:
-            frame = frame.rename(columns={match: name})
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
-    if "timestamp" in frame.columns:
-        ts = frame["timestamp"]
-        if pd.api.types.is_datetime64_any_dtype(ts):
-            out["timestamp"] = _as_utc(ts).to_numpy()
-            out["utc_offset"] = pd.Series("+00:00", index=out.index, dtype="string")
-        elif pd.api.types.is_numeric_dtype(ts):
-            out["timestamp"] = pd.to_datetime(ts, unit="ms", utc=True).to_numpy()
-            out["utc_offset"] = pd.Series("+00:00", index=out.index, dtype="string")
-        else:
-            parsed, offsets = split_timestamps(ts.reset_index(drop=True))
-            out["timestamp"] = parsed
-            out["utc_offset"] = offsets
-    for name in NUMERIC_COLUMNS:
-        if name in frame.columns:
-            out[name] = frame[name].to_numpy()
+    columns = resolve_columns(table, column_map, where)
+    out = pd.DataFrame(index=pd.RangeIndex(len(table)))
+    if "timestamp" in columns:
+        stamps = table[columns["timestamp"]].reset_index(drop=True)
+        if "time" in columns:
+            stamps = (stamps.astype("string").str.strip() + " "
+                      + table[columns["time"]].reset_index(drop=True).astype("string").str.strip())
+        parsed = parse_timestamps(stamps, settings, f"{where} column {columns['timestamp']!r}")
+        out["timestamp"] = parsed.values
+        out["utc_offset"] = parsed.offsets
+        log.info("%s: timestamps read as %s", where, parsed.layout)
+    for name in (*NUMERIC_COLUMNS, *OPTIONAL_COLUMNS):
+        if name in columns:
+            out[name] = table[columns[name]].to_numpy()
     if timeframe is None and "timestamp" in out:
         timeframe = infer_timeframe(out["timestamp"])
     out["symbol"] = symbol
@@ -113,24 +130,63 @@ def to_raw_bars(table: pd.DataFrame, column_map: dict[str, str], symbol: str,
     return out
 
 
-def _as_utc(ts: pd.Series) -> pd.Series:
-    ts = pd.to_datetime(ts)
-    if ts.dt.tz is None:
-        return ts.dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
-    return ts.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+def resolve_columns(table: pd.DataFrame, column_map: dict[str, str],
+                    where: str = "bars") -> dict[str, str]:
+    """Role -> file column: the explicit map first, then names matched case-insensitively."""
+    header = [str(c) for c in table.columns]
+    roles = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "time")
+    unknown = sorted(set(column_map) - set(roles))
+    if unknown:
+        raise SourceError(f"{where}: column_map has unknown role(s) {unknown}; roles are "
+                          f"{', '.join(roles)}")
+    absent = {role: col for role, col in column_map.items() if col not in header}
+    if absent:
+        role, col = next(iter(absent.items()))
+        raise SourceError(f"{where}: column_map.{role} names {col!r}, which is not a column of "
+                          f"the file; its header is: {', '.join(header)}")
+    found = dict(column_map)
+    free = {c.lower().strip(): c for c in header if c not in found.values()}
+    for role in roles:
+        aliases = COLUMN_ALIASES.get(role, (role,))
+        match = next((free[a] for a in aliases if a in free), None)
+        if role not in found and match is not None:
+            found[role] = match
+            free = {k: v for k, v in free.items() if v != match}
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    if missing:
+        from alphaloop.data.validation import DataValidationError
+
+        raise DataValidationError(
+            "required_columns", missing[0], len(table), len(table),
+            f"{where}: no column for {', '.join(missing)}; the file's header is: "
+            f"{', '.join(header)}; map them with ingest.source.column_map "
+            f"(CLI: -c {missing[0]}=<column>)")
+    close = found["close"].lower()
+    if "adj" in close and any(c.lower().strip() == "close" for c in header):
+        log.warning("%s: close is mapped to %r while open/high/low are not adjusted: bars mix "
+                    "adjusted and raw prices; map close to the raw close and set "
+                    "validate.adjust_from: adj_close to adjust all four", where, found["close"])
+    return found
 
 
 def load_bundled(source: BundledSource) -> pd.DataFrame:
     path = bundled_path(source.dataset)
     _, _, symbol, timeframe, column_map = BUNDLED[source.dataset]
     log.info("reading bundled data set %s from %s", source.dataset, path)
-    return to_raw_bars(read_table(path), column_map, symbol, timeframe)
+    return to_raw_bars(read_table(path), column_map, symbol, timeframe, where=str(path))
 
 
 def load_file(source: FileSource) -> pd.DataFrame:
     log.info("reading bars from %s", source.path)
-    return to_raw_bars(read_table(source.path), source.column_map, source.symbol,
-                       source.timeframe)
+    return to_raw_bars(read_table(source.path, source.delimiter), source.column_map,
+                       source.symbol, source.timeframe, timestamp_settings(source),
+                       where=source.path)
+
+
+def timestamp_settings(source: FileSource) -> TimestampSettings:
+    """How a file source's timestamps are read (its explicit settings, else inferred)."""
+    return TimestampSettings(format=source.timestamp_format, dayfirst=source.dayfirst,
+                             timezone=source.timezone, unit=source.timestamp_unit)
 
 
 def fetch_ccxt(source: CcxtSource, exchange: Any | None = None,
@@ -163,7 +219,8 @@ def fetch_ccxt(source: CcxtSource, exchange: Any | None = None,
             f"from {source.since}"
         )
     table = pd.DataFrame(rows, columns=["timestamp", *NUMERIC_COLUMNS])
-    return to_raw_bars(table, {}, source.symbol, source.timeframe)
+    return to_raw_bars(table, {}, source.symbol, source.timeframe, TimestampSettings(unit="ms"),
+                       where=f"{source.exchange} {source.symbol}")
 
 
 def make_exchange(name: str) -> Any:

@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from alphaloop.config import ValidateParams
-from alphaloop.data import rules
+from alphaloop.data import corporate, rules
 from alphaloop.data.expectations import ExpectationResult, run_suite
 from alphaloop.data.schema import BAR_COLUMNS, REQUIRED_COLUMNS, parse_timeframe
 
@@ -44,6 +45,10 @@ class ValidationReport:
     gaps: list[dict[str, object]] = field(default_factory=list)
     flaws: dict[str, int] = field(default_factory=dict)
     segments: int = 0
+    session: str = "continuous"
+    order: str = "oldest first"
+    jumps: list[dict[str, object]] = field(default_factory=list)
+    adjustments: list[dict[str, object]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,19 +69,24 @@ _THRESHOLDS = {
     "non_negative_volume": "max_negative_volume_share",
     "unique_timestamps": "max_duplicate_share",
     "on_grid": "max_off_grid_share",
+    "in_session": "max_off_session_share",
     "zero_volume": "max_zero_volume_share",
 }
 
 
 def validate_bars(raw: pd.DataFrame, params: ValidateParams, source: str = "bars",
-                  docs_dir: Path | None = None) -> ValidationOutcome:
-    """Check raw bars against the suite; stop on unusable data; clean and report the rest."""
-    report = ValidationReport(source=source, rows_in=len(raw))
+                  docs_dir: Path | None = None,
+                  actions: pd.DataFrame | None = None) -> ValidationOutcome:
+    """Check raw bars against the suite; stop on unusable data; clean and report the rest.
+
+    ``actions`` is the user's splits/dividends table for ``adjust_from: actions``.
+    """
+    report = ValidationReport(source=source, rows_in=len(raw), session=params.session)
     _require_columns(raw)
     if raw.empty:
         raise DataValidationError("min_rows", "timestamp", 0, 0, "the file has no rows")
     interval = parse_timeframe(str(raw["timeframe"].iloc[0]))
-    typed = _coerce(raw, params, report)
+    typed = _in_time_order(_coerce(raw, params, report), params, report)
     checked = rules.add_grid_columns(typed, interval, params.session)
     results = run_suite(checked, docs_dir)
     report.expectations = [_result_row(r, params) for r in results]
@@ -84,11 +94,35 @@ def validate_bars(raw: pd.DataFrame, params: ValidateParams, source: str = "bars
     if "utc_offset" in typed:
         counts = typed["utc_offset"].fillna("").replace("", "naive").value_counts()
         report.utc_offsets = {str(k): int(v) for k, v in counts.items()}
-    bars = _clean(typed, interval, params, report)
+    bars = _clean(typed, interval, params, report, actions)
     bars = bars[[c for c in BAR_COLUMNS if c in bars.columns]]
     report.rows_out, report.passed = len(bars), True
     report.segments = int(bars["segment"].nunique())
     return ValidationOutcome(bars=bars, report=report)
+
+
+def _in_time_order(typed: pd.DataFrame, params: ValidateParams,
+                   report: ValidationReport) -> pd.DataFrame:
+    """Reverse a newest-first file; stop when more rows step back than allowed."""
+    steps = typed["timestamp"].diff()
+    backward, forward = int((steps < pd.Timedelta(0)).sum()), int((steps > pd.Timedelta(0)).sum())
+    if backward > forward:
+        typed = typed.iloc[::-1].reset_index(drop=True)
+        report.order = "newest first (reversed to oldest first)"
+        backward = forward
+    total = len(typed)
+    if total > 1 and backward / (total - 1) > params.max_out_of_order_share:
+        back = np.flatnonzero((typed["timestamp"].diff() < pd.Timedelta(0)).to_numpy())
+        examples = [f"row {i}: {typed['timestamp'].iloc[i - 1]} then "
+                    f"{typed['timestamp'].iloc[i]}" for i in back[:3]]
+        raise DataValidationError(
+            "increasing_timestamps", "timestamp", backward, total,
+            f"{backward:,} of {total:,} rows ({backward / (total - 1):.1%}) step back in time "
+            f"(allowed: {params.max_out_of_order_share:.1%}; validate.max_out_of_order_share "
+            "in params.yaml). A file is not re-sorted silently: misread dates (day-first read "
+            "as month-first) look like this, so check ingest.source.dayfirst / "
+            f"timestamp_format; examples: {examples}")
+    return typed
 
 
 def _require_columns(raw: pd.DataFrame) -> None:
@@ -142,13 +176,17 @@ def _stop_on_failures(results: list[ExpectationResult], params: ValidateParams) 
 
 
 def _clean(typed: pd.DataFrame, interval: pd.Timedelta, params: ValidateParams,
-           report: ValidationReport) -> pd.DataFrame:
+           report: ValidationReport, actions: pd.DataFrame | None) -> pd.DataFrame:
     outcomes: list[rules.RuleOutcome] = []
     bars, done = rules.drop_invalid_rows(typed)
     outcomes += done
     bars, done = rules.sort_and_dedupe(bars, params.duplicate_keep)
     outcomes += done
-    bars, done = rules.drop_off_grid(bars, interval)
+    bars, done = rules.drop_off_grid(bars, interval, params.session)
+    outcomes += done
+    bars, done = rules.drop_off_session(bars, interval, params.session)
+    outcomes += done
+    bars, done = _corporate_actions(bars.reset_index(drop=True), params, report, actions)
     outcomes += done
     bars, done, report.gaps = rules.mark_gaps(bars, interval, params.session)
     outcomes += done
@@ -169,6 +207,50 @@ def _clean(typed: pd.DataFrame, interval: pd.Timedelta, params: ValidateParams,
     return bars.reset_index(drop=True)
 
 
+def _corporate_actions(bars: pd.DataFrame, params: ValidateParams, report: ValidationReport,
+                       actions: pd.DataFrame | None
+                       ) -> tuple[pd.DataFrame, list[rules.RuleOutcome]]:
+    """Adjust from adj_close or an actions file, then find jumps and apply ``jump_policy``."""
+    adjustments: list[corporate.Adjustment] = []
+    if params.adjust_from == "adj_close":
+        if "adj_close" not in bars or bars["adj_close"].isna().any():
+            raise DataValidationError(
+                "adjust_from", "adj_close", len(bars), len(bars),
+                "validate.adjust_from: adj_close needs an adjusted-close column with a number "
+                "in every row (map it with ingest.source.column_map: {adj_close: <column>})")
+        bars, adjustments = corporate.adjust_from_adj_close(bars)
+    elif params.adjust_from == "actions":
+        if actions is None:
+            raise DataValidationError("adjust_from", "actions_file", 0, len(bars),
+                                      "validate.adjust_from: actions needs the actions file "
+                                      "(validate.actions_file)")
+        adjustments = corporate.actions_adjustments(bars, actions)
+        bars = corporate.back_adjust(bars, adjustments)
+    jumps = corporate.find_jumps(bars, params.jump_z, params.split_tolerance)
+    splits = corporate.split_adjustments(jumps)
+    if splits and params.jump_policy == "fail":
+        listed = "; ".join(f"{a.timestamp[:10]}: {a.reason}" for a in splits[:5])
+        raise DataValidationError(
+            "corporate_actions", "close", len(splits), len(bars),
+            f"{len(splits)} split-like move(s) that unadjusted prices would pass off as real "
+            f"returns: {listed}. Set validate.adjust_from: adj_close (the file has an adjusted "
+            "close) or actions (a splits file), validate.jump_policy: adjust to back-adjust "
+            "by the detected ratio, or jump_policy: flag to keep the prices as they are")
+    if splits and params.jump_policy == "adjust":
+        bars = corporate.back_adjust(bars, splits)
+        adjustments += splits
+    report.jumps = [j.to_dict() for j in jumps]
+    report.adjustments = [a.to_dict() for a in adjustments]
+    outcomes = []
+    if adjustments:
+        outcomes.append(rules.RuleOutcome("corporate_actions", "back-adjusted prices and volume",
+                                          len(adjustments)))
+    if jumps:
+        outcomes.append(rules.RuleOutcome("jumps", f"flagged moves beyond |z| {params.jump_z:g}",
+                                          len(jumps)))
+    return bars, outcomes
+
+
 def _flaws(outcomes: list[rules.RuleOutcome], report: ValidationReport) -> dict[str, int]:
     """The headline counts a user looks for first, one per known kind of flaw."""
     by_rule = {o.rule: o.rows for o in outcomes}
@@ -177,9 +259,13 @@ def _flaws(outcomes: list[rules.RuleOutcome], report: ValidationReport) -> dict[
         "duplicate_timestamps": by_rule.get("unique_timestamps", 0),
         "out_of_order_rows": by_rule.get("increasing_timestamps", 0),
         "off_grid_partial_bars": by_rule.get("on_grid", 0),
+        "off_session_bars": by_rule.get("in_session", 0),
         "gaps": len(report.gaps),
         "missing_bars_in_gaps": sum(int(g["missing_bars"]) for g in report.gaps),  # type: ignore[call-overload]
         "zero_volume_bars": by_rule.get("zero_volume", 0),
+        "jumps_flagged": len(report.jumps),
+        "split_like_moves": sum(1 for j in report.jumps if j["split"]),
+        "price_adjustments": len(report.adjustments),
         "invalid_rows_dropped": sum(by_rule.get(r, 0) for r in (
             "not_null", "positive_prices", "high_ge_open_close", "low_le_open_close",
             "non_negative_volume")),

@@ -1,7 +1,7 @@
 """Feature engineering: the TA-Lib feature set, an importance proxy and order-book features."""
 
 from alphaloop.features.config import FeatureConfig
-from alphaloop.features.families import feature_plan, max_lookback
+from alphaloop.features.families import feature_plan, lookback_note, max_lookback
 from alphaloop.features.importance import feature_importance_proxy
 from alphaloop.features.orderbook import (
     OrderBookSnapshot,
@@ -26,6 +26,7 @@ __all__ = [
     "detect_whale_walls",
     "feature_importance_proxy",
     "feature_plan",
+    "lookback_note",
     "max_lookback",
     "orderbook_features",
     "prepare_inputs",

@@ -195,6 +195,21 @@ FAMILIES: tuple[Callable[[PlanBuilder, FeatureConfig], None], ...] = (
 )
 
 
+# The params key behind each family, named when data are too short for its look-back.
+FAMILY_KEYS: dict[str, str] = {
+    "returns": "features.return_lags",
+    "price_transforms": "features.price_transforms",
+    "rsi": "features.rsi_periods",
+    "moving_averages": "features.ma_periods",
+    "momentum": "features.momentum_periods",
+    "volatility": "features.volatility_periods",
+    "volume": "features.volume_periods",
+    "oscillators": "features.oscillators",
+    "hilbert": "features.hilbert_cycles",
+    "candlesticks": "features.candlestick_patterns",
+}
+
+
 def feature_plan(config: FeatureConfig | None = None) -> FeaturePlan:
     """Build the plan of TA-Lib calls and feature columns for ``config``.
 
@@ -212,6 +227,7 @@ def _plan_for(config_json: str) -> FeaturePlan:
     cfg = FeatureConfig.model_validate_json(config_json)
     builder = PlanBuilder()
     for family in FAMILIES:
+        builder.origin = FAMILY_KEYS[family.__name__]
         family(builder, cfg)
     return builder.build()
 
@@ -226,3 +242,9 @@ def max_lookback(config: FeatureConfig | None = None) -> int:
         The largest look-back over all feature columns, in rows.
     """
     return feature_plan(config).max_lookback
+
+
+def lookback_note(config: FeatureConfig | None = None) -> str:
+    """``'tema_ratio_200 looks back 597 bars (features.ma_periods)'`` for error messages."""
+    name, bars, key = feature_plan(config).longest()
+    return f"{name} looks back {bars} bars ({key})"

@@ -156,6 +156,7 @@ class FeaturePlan:
     derived_inputs: tuple[str, ...]
     calls: tuple[TalibCall, ...]
     features: tuple[FeatureSpec, ...]
+    origins: tuple[str, ...] = ()  # per feature: the params key that asked for it
 
     @property
     def feature_columns(self) -> list[str]:
@@ -184,6 +185,13 @@ class FeaturePlan:
     def max_lookback(self) -> int:
         """Rows before the first row where every feature is defined."""
         return max(self.feature_lookbacks.values())
+
+    def longest(self) -> tuple[str, int, str]:
+        """The feature with the longest look-back, its look-back and the key behind it."""
+        lookbacks = self.feature_lookbacks
+        j = max(range(len(self.features)), key=lambda i: lookbacks[self.features[i].name])
+        name = self.features[j].name
+        return name, lookbacks[name], self.origins[j] if self.origins else "features"
 
     @cached_property
     def steps(self) -> tuple[Step, ...]:
@@ -227,7 +235,9 @@ class PlanBuilder:
     def __init__(self) -> None:
         self._calls: dict[tuple[object, ...], TalibCall] = {}
         self._features: list[FeatureSpec] = []
+        self._origins: list[str] = []
         self._derived: set[str] = set()
+        self.origin = "features"  # the params key of the family being added
 
     def ta(self, func: str, *inputs: str, **params: ParamValue) -> tuple[str, ...]:
         """Register a TA-Lib call and return the names of its outputs."""
@@ -249,6 +259,7 @@ class PlanBuilder:
         """Register a feature column computed by ``op`` from ``operands``."""
         self._use(operands)
         self._features.append(FeatureSpec(name, op, operands))
+        self._origins.append(self.origin)
 
     def _use(self, names: tuple[str, ...]) -> None:
         for n in names:
@@ -263,4 +274,5 @@ class PlanBuilder:
         if dupes:
             raise ValueError(f"duplicate feature columns: {dupes}")
         derived = tuple(n for n in DERIVED_INPUTS if n in self._derived)
-        return FeaturePlan(derived, tuple(self._calls.values()), tuple(self._features))
+        return FeaturePlan(derived, tuple(self._calls.values()), tuple(self._features),
+                           tuple(self._origins))

@@ -8,6 +8,7 @@ in a DataFrame without copying.
 
 from __future__ import annotations
 
+import itertools
 import mmap
 import threading
 from collections.abc import Mapping
@@ -34,19 +35,27 @@ class FeatureResult:
     Attributes:
         frame: Input columns (warm-up rows removed, index reset) followed by the features.
         feature_columns: Names of the feature columns, in frame order.
-        warmup_rows_dropped: Leading rows removed because some feature was undefined.
+        warmup_rows_dropped: Rows removed because some feature was undefined: each
+            segment's warm-up, plus whole segments too short for it.
+        segments_used: Gap-free segments the features were computed on.
+        segments_skipped: Segments dropped whole because they are shorter than the warm-up.
     """
 
     frame: pd.DataFrame
     feature_columns: list[str]
     warmup_rows_dropped: int
+    segments_used: int = 1
+    segments_skipped: int = 0  # gap-free segments shorter than the longest look-back
 
 
 def build_features(bars: pd.DataFrame, config: FeatureConfig | None = None) -> FeatureResult:
     """Compute the TA-Lib feature set on one symbol's bars.
 
     Every feature at row ``t`` depends only on bars ``<= t``. Extra columns of ``bars``
-    (symbol, segment, ...) are carried through unchanged.
+    (symbol, segment, ...) are carried through unchanged. Features never span a data gap:
+    when ``bars`` has a ``segment`` column (validation numbers the gap-free runs), each
+    segment is computed on its own and loses its own warm-up (the indicators *restart*
+    after a gap); a segment shorter than the warm-up is dropped whole.
 
     Args:
         bars: Canonical bar frame with ``timestamp`` (datetime, ascending) and float
@@ -54,25 +63,55 @@ def build_features(bars: pd.DataFrame, config: FeatureConfig | None = None) -> F
         config: Feature configuration; defaults to ``FeatureConfig()``.
 
     Returns:
-        The feature frame, the feature column names and the number of warm-up rows dropped.
+        The feature frame, the feature column names and the number of rows dropped.
 
     Raises:
         TypeError: If ``bars`` is not a DataFrame.
-        ValueError: If columns are missing or invalid, there are too few rows for the
-            longest look-back, or a feature is NaN/inf after the warm-up.
+        ValueError: If columns are missing or invalid, no segment is long enough for the
+            longest look-back (naming the params key behind it), or a feature is NaN/inf
+            after the warm-up.
     """
     plan = feature_plan(config)
-    names = plan.feature_columns
     _validate_frame(bars, plan)
+    runs = _segments(bars)
+    needed = plan.max_lookback + 1
+    usable = [(a, b) for a, b in runs if b - a >= needed]
+    if not usable:
+        name, lookback, key = plan.longest()
+        longest = max(b - a for a, b in runs)
+        where = "rows" if len(runs) == 1 else \
+            f"rows in the longest of {len(runs)} gap-free segments"
+        raise ValueError(
+            f"too few rows: got {longest} {where}, need at least {needed}: {name} looks back "
+            f"{lookback} bars ({key}); lower {key} or give more data")
+    parts = [_build_segment(bars.iloc[a:b], plan) for a, b in usable]
+    frame = parts[0][0] if len(parts) == 1 else pd.concat([p[0] for p in parts],
+                                                           ignore_index=True)
+    return FeatureResult(frame=frame, feature_columns=plan.feature_columns,
+                         warmup_rows_dropped=len(bars) - len(frame), segments_used=len(usable),
+                         segments_skipped=len(runs) - len(usable))
+
+
+def _segments(bars: pd.DataFrame) -> list[tuple[int, int]]:
+    """Positional ``[start, stop)`` of each gap-free run (one run without a segment column)."""
+    if "segment" not in bars.columns or len(bars) == 0:
+        return [(0, len(bars))]
+    seg = bars["segment"].to_numpy()
+    cuts = np.flatnonzero(seg[1:] != seg[:-1]) + 1
+    bounds = [0, *cuts.tolist(), len(bars)]
+    return list(itertools.pairwise(bounds))
+
+
+def _build_segment(bars: pd.DataFrame, plan: FeaturePlan) -> tuple[pd.DataFrame, int]:
     series = prepare_inputs(bars, plan)
     matrix = _compute_matrix(plan, series, len(bars))
     warmup = _first_complete_row(matrix, plan.max_lookback)
     body = matrix[warmup:]
+    names = plan.feature_columns
     _check_finite(body, names, bars["timestamp"], warmup)
     features = pd.DataFrame(body, columns=names, copy=False)
     carried = bars.iloc[warmup:].reset_index(drop=True)
-    frame = pd.concat([carried, features], axis=1)
-    return FeatureResult(frame=frame, feature_columns=names, warmup_rows_dropped=warmup)
+    return pd.concat([carried, features], axis=1), warmup
 
 
 def prepare_inputs(bars: pd.DataFrame, plan: FeaturePlan) -> dict[str, np.ndarray]:
@@ -226,12 +265,6 @@ def _validate_frame(bars: pd.DataFrame, plan: FeaturePlan) -> None:
     clashes = [c for c in plan.feature_columns if c in bars.columns]
     if clashes:
         raise ValueError(f"bars already has columns named like features: {clashes[:5]}")
-    needed = plan.max_lookback + 1
-    if len(bars) < needed:
-        raise ValueError(
-            f"too few rows: got {len(bars)}, need at least {needed} "
-            f"(longest look-back is {plan.max_lookback} rows plus one complete row)"
-        )
     _validate_timestamps(bars["timestamp"])
     _validate_values({c: bars[c] for c in BASE_INPUTS})
 

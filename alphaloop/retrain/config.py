@@ -46,8 +46,8 @@ class FanOut(_Section):
         MarketTask(name="btc-usd-15m", source={"kind": "bundled", "dataset": "btc-usd-15m"}),
         *(MarketTask(name=name, source={"kind": "bundled", "dataset": name},
                      training_window_days=None,
-                     overrides={"validate": {"session": "business_days"}})
-          for name in ("sp500-1d", "nasdaq-1d"))])
+                     overrides={"validate": {"session": calendar}})
+          for name, calendar in (("sp500-1d", "XNYS"), ("nasdaq-1d", "XNAS")))])
     dask_address: str | None = None
     n_workers: int = Field(default=2, ge=1)
     threads_per_model: int | None = Field(default=1, ge=1)  # None: keep params' threads

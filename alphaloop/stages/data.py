@@ -61,7 +61,12 @@ def validate(params: ValidateParams, raw: pd.DataFrame, source: str,
     docs_dir = ws.data_docs if ws is not None and docs else None
     if docs_dir is not None and docs_dir.exists():
         shutil.rmtree(docs_dir)  # GX appends runs to a docs site; keep only this one
-    outcome = validate_bars(raw, params, source=source, docs_dir=docs_dir)
+    actions = None
+    if params.adjust_from == "actions" and params.actions_file:
+        from alphaloop.data.sources import read_table
+
+        actions = read_table(params.actions_file)
+    outcome = validate_bars(raw, params, source=source, docs_dir=docs_dir, actions=actions)
     if ws is not None:
         write_frame(outcome.bars, ws.validated_bars)
         write_json(ws.report("validation"), outcome.report.to_dict())
@@ -81,6 +86,8 @@ def features(config: FeatureConfig, bars: pd.DataFrame, ws: Workspace | None) ->
         "rows_in": len(bars),
         "rows_out": len(result.frame),
         "warmup_rows_dropped": result.warmup_rows_dropped,
+        "segments_used": result.segments_used,
+        "segments_skipped": result.segments_skipped,
         "n_features": len(result.feature_columns),
         "top_features": ranking.head(10)[["feature", "spearman"]].to_dict("records"),
     }

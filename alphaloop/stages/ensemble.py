@@ -17,7 +17,7 @@ import pandas as pd
 
 from alphaloop import plots
 from alphaloop.config import Params
-from alphaloop.cv import split_recent_holdout
+from alphaloop.cv import check_fold_layout, resolve_embargo, split_recent_holdout
 from alphaloop.evaluation import calibration_table, confusion_rows, roc_points
 from alphaloop.labels import prepare_target
 from alphaloop.models.ensemble import EnsemblePredictor
@@ -81,6 +81,9 @@ def train(params: Params, features: pd.DataFrame, ws: Workspace | None) -> Train
     """Purged out-of-fold evaluation and the deployable fit on the training rows."""
     parts = split(params, features)
     labelled = parts.fit
+    check_fold_layout(len(labelled), params.cv.n_splits,
+                      resolve_embargo(params.embargo_bars, len(labelled)), params.target.horizon,
+                      params.embargo_origin())
     up_share = float(labelled["target"].mean())
     log.info("training on %s labelled bars (horizon %d, %.1f%% up) with %s; holdout %s bars "
              "(%s → %s)", f"{len(labelled):,}", params.target.horizon, 100 * up_share,

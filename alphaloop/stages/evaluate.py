@@ -19,8 +19,9 @@ import pandas as pd
 from alphaloop import plots
 from alphaloop.backtest import periods_per_year_for, walk_forward_backtest
 from alphaloop.config import Params
+from alphaloop.cv import walk_forward_window
 from alphaloop.evaluation import equity_table
-from alphaloop.labels import CLASS_DOWN, CLASS_FLAT, CLASS_UP, prepare_target
+from alphaloop.labels import CLASS_DOWN, CLASS_FLAT, CLASS_UP, prepare_target, spans_gap
 from alphaloop.models.estimator import EnsembleClassifier
 from alphaloop.models.inputs import default_feature_columns
 from alphaloop.trading.rules import DecisionRules, rolling_vol
@@ -35,16 +36,21 @@ def evaluate(params: Params, features: pd.DataFrame, ws: Workspace | None) -> di
     target = params.target
     # Every bar stays: dropping dead-zone bars would pick trading bars by their future move.
     # Dead-zone labels become NaN instead (not trained on, still traded).
-    labelled = prepare_target(features, target.horizon, target.threshold, "class")
+    # Labels crossing a data gap become NaN the same way (the bars are still traded).
+    labelled = prepare_target(features, target.horizon, target.threshold, "class",
+                              across_gaps="keep")
     labels = labelled["target"].map({CLASS_DOWN: 0.0, CLASS_FLAT: np.nan, CLASS_UP: 1.0})
+    labels[spans_gap(features, target.horizon)] = np.nan
     columns = list(params.train.feature_columns or default_feature_columns(labelled))
     timeframe = str(labelled["timeframe"].iloc[0])
-    ppy = periods_per_year_for(timeframe, params.validate_.session)
+    span = (labelled["timestamp"].iloc[0], labelled["timestamp"].iloc[-1])
+    ppy = periods_per_year_for(timeframe, params.validate_.session, span=span)
     model = EnsembleClassifier(params.predictor, horizon=target.horizon)
-    log.info("walk-forward: first window %d rows, step %d, gap %d bars",
-             params.cv.walk_forward_initial, params.cv.walk_forward_step, target.horizon)
+    initial = walk_forward_window(len(labelled), params.cv.walk_forward_initial, target.horizon)
+    log.info("walk-forward: first window %d rows, step %d, gap %d bars", initial,
+             params.cv.walk_forward_step, target.horizon)
     result = walk_forward_backtest(
-        model, labelled, labels, params.cv.walk_forward_initial,
+        model, labelled, labels, initial,
         params.cv.walk_forward_step, feature_columns=columns, gap=target.horizon,
         params=params.backtest, periods_per_year=ppy)
     gross = float(np.nanprod(1.0 + np.asarray(result.backtest.gross_returns, dtype=float)) - 1.0)
@@ -62,6 +68,10 @@ def evaluate(params: Params, features: pd.DataFrame, ws: Workspace | None) -> di
                           "last": str(result.predictions.index[-1]),
                           "bars": len(result.predictions)},
         "costs_bps": params.backtest.fee_bps + params.backtest.slippage_bps,
+        "costs": {"preset": params.backtest.costs, "fee_bps": params.backtest.fee_bps,
+                  "slippage_bps": params.backtest.slippage_bps,
+                  "description": params.backtest.cost_description},
+        "annualisation": {"session": params.validate_.session, "periods_per_year": round(ppy, 3)},
     }
     if params.risk.cost_aware:
         summary["strategy_cost_aware"] = _cost_aware(params, labelled, result, ppy)

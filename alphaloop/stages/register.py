@@ -43,7 +43,7 @@ def register_ensemble(params: Params, features: pd.DataFrame, predictor: Ensembl
             input_example=example, registered_model_name=name)
 
     metrics = {f"oof.{k}": v for k, v in (oof_metrics or {}).items()
-               if k not in ("holdout", "data")}
+               if k not in ("holdout", "data", "run")}
     candidate = Candidate(
         task=ensemble.task_of(params, features, columns), rule=params.register_.ensemble,
         model=predictor, holdout=ensemble.gate_holdout(parts, params.target.horizon),

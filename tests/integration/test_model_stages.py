@@ -35,7 +35,7 @@ SMALL_MEMBERS = {
 
 def small_params(**rule: object) -> Params:
     return Params.model_validate({
-        "cv": {"n_splits": 3, "walk_forward_initial": 4000, "walk_forward_step": 2000},
+        "cv": {"n_splits": 3, "walk_forward_initial": 1500, "walk_forward_step": 1500},
         "train": {"members": SMALL_MEMBERS, "early_stopping_rounds": 10},
         "register": {"ensemble": rule},
     })
@@ -85,7 +85,7 @@ def test_train_evaluate_register(project, registry: RegistryConfig) -> None:  # 
     summary = evaluate(params, feats, ws)
     assert summary["windows"]["count"] == 3
     first_oos = pd.Timestamp(summary["out_of_sample"]["first"])
-    assert first_oos > feats["timestamp"].iloc[4000 - 1]
+    assert first_oos > feats["timestamp"].iloc[1500 - 1]
     assert summary["buy_and_hold"]["trades"] == 1
     assert (ws.plots / "equity.csv").exists()
 

@@ -35,7 +35,7 @@ TINY_MEMBERS = {
 def tiny_params() -> Params:
     # No floor and no baseline to beat: the first day is promoted, later days beat it or not.
     return Params.model_validate({
-        "cv": {"n_splits": 2},
+        "cv": {"n_splits": 2, "embargo": 100},  # the 597-bar default needs longer windows
         "train": {"members": TINY_MEMBERS, "early_stopping_rounds": 5},
         "register": {"ensemble": {"floor": None, "require_beat_baseline": False}},
         "retrain": {"models": ["ensemble"], "training_window_days": 90, "backtest": True},

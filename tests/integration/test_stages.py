@@ -22,12 +22,12 @@ def test_sp500_daily_bars_through_features(tmp_path: Path) -> None:
     assert raw.report["rows"] == 5031 and raw.report["timeframe"] == "1d"
     assert ws.raw_bars.exists() and ws.report("ingest").exists()
 
-    params = ValidateParams(session="business_days")
+    params = ValidateParams(session="XNYS")
     bars, report = data.validate(params, validate.load_raw(ws.raw_bars), "sp500", ws)
     assert report.rows_out == 5031  # the index file is clean: nothing dropped
     assert report.flaws["duplicate_timestamps"] == 0
-    # Business-day sessions see only exchange holidays as gaps, never weekends.
-    assert 100 < report.flaws["gaps"] < 250
+    # The NYSE calendar knows the holidays (and 9/11): not one gap in 20 years.
+    assert report.flaws["gaps"] == 0 and report.segments == 1
     assert json.loads(ws.report("validation").read_text())["passed"] is True
     assert (ws.data_docs / "index.html").exists()
 
@@ -37,6 +37,7 @@ def test_sp500_daily_bars_through_features(tmp_path: Path) -> None:
     assert result["n_features"] >= 200
     assert len(frame) == 5031 - result["warmup_rows_dropped"]
     assert {"segment", "gap_before", "zero_volume", "symbol"} <= set(frame.columns)
+    assert out.report["segments_used"] == 1
     ranking = pd.read_csv(ws.reports / "feature_importance.csv")
     assert len(ranking) == result["n_features"]
 
@@ -44,4 +45,8 @@ def test_sp500_daily_bars_through_features(tmp_path: Path) -> None:
 def test_continuous_session_would_flag_every_weekend(tmp_path: Path) -> None:
     raw = validate.load_raw("bundled:sp500-1d")
     _, report = data.validate(ValidateParams(), raw, "sp500", None)
-    assert report.flaws["gaps"] > 1000  # why equity data needs session: business_days
+    assert report.flaws["gaps"] > 1000  # why equity data needs an exchange calendar
+    # business_days knows weekends but not holidays: each holiday is a gap, and with
+    # features restarting after every gap no segment would be long enough.
+    _, business = data.validate(ValidateParams(session="business_days"), raw, "sp500", None)
+    assert 100 < business.flaws["gaps"] < 250

@@ -255,8 +255,9 @@ def test_inner_validation_split_is_the_purged_tail() -> None:
 
 def test_cv_params_defaults_and_validation() -> None:
     params = CVParams()
-    assert (params.n_splits, params.embargo) == (5, 200)
-    assert (params.walk_forward_initial, params.walk_forward_step) == (2000, 500)
+    # None: resolved from the feature plan / the data (tests/unit/test_lookback.py).
+    assert (params.n_splits, params.embargo) == (5, None)
+    assert (params.walk_forward_initial, params.walk_forward_step) == (None, 500)
     assert CVParams(embargo=10).embargo == 10.0
     for bad in ({"n_splits": 1}, {"embargo": -0.1}, {"embargo": 2.5}, {"unknown": 1},
                 {"walk_forward_step": 0}):

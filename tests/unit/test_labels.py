@@ -146,3 +146,22 @@ def test_target_params_defaults_and_validation() -> None:
             TargetParams.model_validate(bad)
     with pytest.raises(ValidationError):
         params.horizon = 2
+
+
+def test_labels_never_span_a_gap() -> None:
+    from alphaloop.labels import spans_gap
+
+    n, horizon = 40, 3
+    frame = pd.DataFrame({
+        "timestamp": pd.date_range("2024-01-01", periods=n, freq="15min", tz="UTC"),
+        "close": np.linspace(100.0, 140.0, n),
+        "segment": np.repeat([0, 1, 2], [15, 5, 20]),
+    })
+    labelled = prepare_target(frame, horizon, 0.0)
+    seg = frame.set_index("timestamp")["segment"]
+    start, end = seg.loc[labelled["timestamp"]].to_numpy(), seg.loc[labelled["t1"]].to_numpy()
+    assert (start == end).all()  # every kept label lies inside one gap-free segment
+    assert len(labelled) == (15 - horizon) + (5 - horizon) + (20 - horizon)
+    assert spans_gap(frame, horizon).sum() == 2 * horizon
+    kept = prepare_target(frame, horizon, 0.0, across_gaps="keep")
+    assert len(kept) == n - horizon  # the caller masks them (evaluate keeps every bar)

@@ -113,3 +113,23 @@ def test_backtest_params_extend_the_signal_rules() -> None:
         SignalParams(fee_bps=1.0)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         params.fee_bps = 1.0  # type: ignore[misc]
+
+
+def test_cost_presets_set_both_figures_and_custom_takes_yours() -> None:
+    assert (BacktestParams().costs, BacktestParams().fee_bps,
+            BacktestParams().slippage_bps) == ("crypto", 10.0, 5.0)
+    fx = BacktestParams(costs="fx")
+    assert (fx.fee_bps, fx.slippage_bps) == (0.5, 1.0)
+    assert fx.cost_description == "fx preset: 0.5 bps fee + 1 bps slippage"
+    equity = BacktestParams(costs="equity")
+    assert (equity.fee_bps, equity.slippage_bps) == (1.0, 2.0)
+    own = BacktestParams(costs="custom", fee_bps=0.2, slippage_bps=0.3)
+    assert own.cost_description == "custom costs: 0.2 bps fee + 0.3 bps slippage"
+    assert BacktestParams(fee_bps=4.0).costs == "custom"  # figures alone are your own
+    # A preset and a figure that contradicts it: refused rather than silently one of them.
+    with pytest.raises(ValidationError, match="costs: custom"):
+        BacktestParams(costs="fx", fee_bps=10.0)
+    with pytest.raises(ValidationError, match="slippage_bps"):
+        BacktestParams(costs="custom", fee_bps=1.0)
+    # A dump validates back to the same parameters (retraining copies params this way).
+    assert BacktestParams.model_validate(fx.model_dump()) == fx

@@ -27,9 +27,13 @@ TINY_MEMBERS = {
 
 
 def tiny_params(**sections: Any) -> dict[str, Any]:
-    """Small, fast params: 3 folds, tiny members, a 30-day window, no walk-forward."""
+    """Small, fast params: 3 folds, tiny members, a 30-day window, no walk-forward.
+
+    The embargo is explicit: the default (the longest feature look-back, 597 bars) leaves
+    too few training rows in a 20-30 day window of the gappy bundled bars.
+    """
     base: dict[str, Any] = {
-        "cv": {"n_splits": 3},
+        "cv": {"n_splits": 3, "embargo": 100},
         "train": {"members": TINY_MEMBERS, "early_stopping_rounds": 5},
         "register": {"ensemble": {"floor": None, "require_beat_baseline": False}},
         "retrain": {"models": ["ensemble"], "training_window_days": 30, "backtest": False},

@@ -32,7 +32,7 @@ MARKETS = [
     {"name": "btc-usd-15m", "source": {"kind": "bundled", "dataset": "btc-usd-15m"},
      "training_window_days": 20, "overrides": {}},
     {"name": "sp500-1d", "source": {"kind": "bundled", "dataset": "sp500-1d"},
-     "training_window_days": None, "overrides": {"validate": {"session": "business_days"}}},
+     "training_window_days": None, "overrides": {"validate": {"session": "XNYS"}}},
 ]
 
 

@@ -108,3 +108,76 @@ def test_ccxt_source_with_no_data_is_a_clear_error() -> None:
     exchange, _ = _stub_binance(total_bars=0)
     with pytest.raises(SourceError, match="returned no 15m bars"):
         fetch_ccxt(CcxtSource(until="2025-01-01T00:00:00Z"), exchange=exchange)
+
+
+def _yahoo_file(tmp_path) -> tuple[object, pd.DataFrame]:  # type: ignore[no-untyped-def]
+    """A Yahoo-style daily file: Close and Adj Close side by side (a 2:1 split adjusted)."""
+    frame = pd.DataFrame({
+        "Date": ["2024-01-02", "2024-01-03", "2024-01-04"],
+        "Open": ["100", "101", "51"], "High": ["102", "103", "52"], "Low": ["99", "100", "50"],
+        "Close": ["101", "102", "51.5"], "Adj Close": ["50.5", "51", "51.5"],
+        "Volume": ["10", "12", "30"],
+    })
+    path = tmp_path / "AAPL.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_yahoo_header_maps_close_and_adj_close_without_collision(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, frame = _yahoo_file(tmp_path)
+    raw = load_bars(FileSource(path=str(path)))
+    assert raw["close"].tolist() == frame["Close"].tolist()
+    assert raw["adj_close"].tolist() == frame["Adj Close"].tolist()
+
+
+def test_yahoo_close_mapped_to_the_adjusted_column_works_and_warns(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    path, frame = _yahoo_file(tmp_path)
+    raw = load_bars(FileSource(path=str(path), column_map={"close": "Adj Close"}))
+    # The earlier crash ("Buffer has wrong number of dimensions") came from two 'close'
+    # columns; now each role is one column, the one asked for.
+    assert raw["close"].tolist() == frame["Adj Close"].tolist()
+    assert "adj_close" not in raw.columns
+    assert "mix adjusted and raw prices" in caplog.text and "adjust_from" in caplog.text
+
+
+def test_a_mapped_column_that_is_not_there_shows_the_real_header(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, _ = _yahoo_file(tmp_path)
+    with pytest.raises(SourceError, match=r"AAPL\.csv: column_map\.close names 'Adj_Close'.*"
+                       r"header is: Date, Open, High, Low, Close, Adj Close, Volume"):
+        load_bars(FileSource(path=str(path), column_map={"close": "Adj_Close"}))
+
+
+def test_a_missing_role_names_the_file_its_header_and_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from alphaloop.data.validation import DataValidationError
+
+    path = tmp_path / "quotes.csv"
+    pd.DataFrame({"Date": ["2024-01-02"], "Open": [1], "High": [1], "Low": [1],
+                  "Last": [1]}).to_csv(path, index=False)
+    with pytest.raises(DataValidationError, match=r"quotes\.csv: no column for close, volume; "
+                       r"the file's header is: Date, Open, High, Low, Last.*column_map"):
+        load_bars(FileSource(path=str(path)))
+
+
+def test_metatrader_tab_export_with_separate_date_and_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "EURUSD_H1.csv"
+    path.write_text("<DATE>\t<TIME>\t<OPEN>\t<HIGH>\t<LOW>\t<CLOSE>\t<TICKVOL>\t<VOL>\t<SPREAD>\n"
+                    "2024.01.02\t00:00:00\t1.1040\t1.1045\t1.1035\t1.1042\t812\t0\t2\n"
+                    "2024.01.02\t01:00:00\t1.1042\t1.1050\t1.1040\t1.1049\t640\t0\t2\n")
+    raw = load_bars(FileSource(path=str(path), timezone="Europe/Athens"))
+    assert raw["timestamp"].tolist() == [pd.Timestamp("2024-01-01 22:00", tz="UTC"),
+                                         pd.Timestamp("2024-01-01 23:00", tz="UTC")]
+    assert raw["volume"].tolist() == ["812", "640"]  # tick volume: <VOL> is all zeros
+    assert raw["timeframe"].iloc[0] == "1h"
+
+
+def test_ambiguous_file_dates_are_refused_naming_the_source_setting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from alphaloop.data.timestamps import TimestampError
+
+    path = tmp_path / "export.csv"
+    pd.DataFrame({"Date": ["01/02/2024", "02/02/2024", "03/02/2024"], "Open": [1, 1, 1],
+                  "High": [1, 1, 1], "Low": [1, 1, 1], "Close": [1, 1, 1],
+                  "Volume": [1, 1, 1]}).to_csv(path, index=False)
+    with pytest.raises(TimestampError, match=r"export\.csv column 'Date'.*ingest\.source"):
+        load_bars(FileSource(path=str(path)))
+    raw = load_bars(FileSource(path=str(path), dayfirst=True))
+    assert raw["timestamp"].dt.day.tolist() == [1, 2, 3]

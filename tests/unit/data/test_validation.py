@@ -1,5 +1,6 @@
 """The GX suite plus cleaning rules on small frames (real Great Expectations, in memory)."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -82,3 +83,34 @@ def test_data_docs_are_written(tmp_path) -> None:  # type: ignore[no-untyped-def
     validate_bars(make_raw_bars(50), PARAMS, docs_dir=tmp_path / "docs")
     assert (tmp_path / "docs" / "index.html").exists()
     assert list((tmp_path / "docs" / "validations").rglob("*.html"))
+
+
+def test_out_of_order_rows_above_the_share_stop_naming_the_key() -> None:
+    raw = make_raw_bars(200)
+    shuffled = raw.iloc[np.r_[0:50, 60:70, 50:60, 70:200]].reset_index(drop=True)
+    outcome = validate_bars(shuffled, PARAMS.model_copy(update={"max_out_of_order_share": 0.01}))
+    assert outcome.report.flaws["out_of_order_rows"] == 1  # 1 of 199 steps: under 1%
+    scrambled = raw.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    with pytest.raises(DataValidationError, match=r"increasing_timestamps.*step back in time"
+                       r".*validate\.max_out_of_order_share.*dayfirst"):
+        validate_bars(scrambled, PARAMS)
+
+
+def test_a_newest_first_file_is_reversed_and_reported() -> None:
+    raw = make_raw_bars(200)
+    outcome = validate_bars(raw.iloc[::-1].reset_index(drop=True), PARAMS)
+    assert outcome.report.order.startswith("newest first")
+    assert outcome.bars["timestamp"].is_monotonic_increasing and len(outcome.bars) == 200
+
+
+def test_a_day_first_file_is_read_right_end_to_end(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from alphaloop.config import FileSource
+    from alphaloop.data.sources import load_bars
+
+    truth = make_raw_bars(600, freq="1D")
+    path = tmp_path / "broker.csv"
+    truth.assign(timestamp=truth["timestamp"].dt.strftime("%d/%m/%Y")).drop(
+        columns=["utc_offset", "symbol", "timeframe"]).to_csv(path, index=False)
+    outcome = validate_bars(load_bars(FileSource(path=str(path))), PARAMS)
+    assert outcome.report.flaws["out_of_order_rows"] == 0
+    assert (outcome.bars["timestamp"].to_numpy() == truth["timestamp"].to_numpy()).all()

@@ -162,10 +162,31 @@ def test_missing_columns_raise(bars: pd.DataFrame) -> None:
         build_features(bars.drop(columns=["high", "volume"]))
 
 
-def test_too_few_rows_says_how_many_are_needed(bars: pd.DataFrame) -> None:
+def test_too_few_rows_says_how_many_are_needed_and_names_the_key(bars: pd.DataFrame) -> None:
     needed = max_lookback() + 1
-    with pytest.raises(ValueError, match=f"got {needed - 1}, need at least {needed}"):
+    with pytest.raises(ValueError, match=f"got {needed - 1} rows, need at least {needed}: "
+                       r"tema_ratio_200 looks back 597 bars \(features.ma_periods\)"):
         build_features(bars.iloc[: needed - 1])
+
+
+def test_features_restart_after_each_gap_and_skip_short_segments(bars: pd.DataFrame) -> None:
+    lookback = max_lookback()
+    whole = build_features(bars).frame
+    # Segments as validation numbers them: 0 (700 bars), 1 (100 bars), 2 (the rest).
+    marked = bars.assign(segment=np.repeat([0, 1, 2], [700, 100, len(bars) - 800]))
+    result = build_features(marked)
+    assert result.segments_used == 2 and result.segments_skipped == 1
+    assert list(result.frame["segment"].unique()) == [0, 2]
+    assert (result.frame["segment"] == 2).sum() == len(bars) - 800 - lookback
+    assert result.warmup_rows_dropped == len(bars) - len(result.frame)
+    # Segment 2 restarts: its first feature row is bar 800 + lookback, computed from bars
+    # >= 800 only, so it differs from the uninterrupted computation at the same bar.
+    first = result.frame[result.frame["segment"] == 2].iloc[0]
+    assert first["timestamp"] == bars["timestamp"].iloc[800 + lookback]
+    same_bar = whole[whole["timestamp"] == first["timestamp"]].iloc[0]
+    assert first["ema_ratio_200"] != same_bar["ema_ratio_200"]
+    alone = build_features(bars.iloc[800:].reset_index(drop=True)).frame.iloc[0]
+    assert first["ema_ratio_200"] == alone["ema_ratio_200"]
 
 
 @pytest.mark.parametrize(
