@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from alphaloop.cv import CVParams
 from alphaloop.data.schema import parse_timeframe
+from alphaloop.execution.config import ExecutionParams
 from alphaloop.features.config import FeatureConfig
 from alphaloop.labels import TargetParams
 from alphaloop.models.config import PredictorConfig
@@ -103,6 +104,12 @@ class ValidateParams(_Section):
     min_rows: int = Field(default=500, ge=1)
 
 
+class TraderParams(_Section):
+    """The ``trader:`` section: the trading service (execution for now)."""
+
+    execution: ExecutionParams = Field(default_factory=ExecutionParams)
+
+
 class Params(_Section):
     """The whole of ``params.yaml``."""
 
@@ -117,6 +124,7 @@ class Params(_Section):
     regime: RegimeParams = Field(default_factory=RegimeParams)
     register_: GateParams = Field(default_factory=GateParams, alias="register")
     retrain: RetrainParams = Field(default_factory=RetrainParams)
+    trader: TraderParams = Field(default_factory=TraderParams)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -178,6 +186,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     exchange_api_key: SecretStr | None = None
     exchange_api_secret: SecretStr | None = None
+    exchange_api_password: SecretStr | None = None  # the passphrase some venues add (OKX, ...)
+    trader_store_url: str | None = None  # None: sqlite:///.alphaloop/trader/state.db
     audit_log: Path | None = None  # None: mlruns/audit.jsonl
     registry_lock_dir: Path | None = None  # None: mlruns/locks (promotion locks, one machine)
 
