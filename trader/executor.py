@@ -233,6 +233,10 @@ class Executor:
             log.warning("order %s: submit timed out; asking the venue by client order id",
                         cid)
             return await self.poll(intent.symbol)
+        except Exception as exc:  # a broker that broke its contract: still "may be there"
+            self.store.mark_submit_failed(cid, OrderStatus.UNKNOWN, f"{type(exc).__name__}: "
+                                          f"{exc}")
+            raise
         fault_point("order_sent")
         stored = self.store.order(cid)
         assert stored is not None

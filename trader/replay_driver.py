@@ -8,7 +8,8 @@
 again after a crash, it reconciles with the venue and resumes at the first line not done, so
 it can be killed at any point and restarted until the sequence is complete. It prints one
 JSON line per event: ``ready`` (after reconciliation: how long it took, how many orders were
-in doubt), ``halted`` (reconciliation failed: exit 3) and ``done``.
+in doubt), ``bar`` (a line replayed: its index), ``halted`` (reconciliation failed: exit 3)
+and ``done``.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ async def replay(args: argparse.Namespace) -> int:
               still_in_doubt=report.in_doubt, adopted=report.adopted)
         prices: dict[str, float] = {}
         lines = args.targets.read_text().splitlines()
-        for line in filter(None, lines):
-            await _replay_line(executor, broker, json.loads(line), prices)
+        for index, line in enumerate(lines):
+            if line and await _replay_line(executor, broker, json.loads(line), prices):
+                _emit("bar", index=index)
         _emit("done", positions={s: p.quantity for s, p in executor.positions().items()},
               cash=executor.cash())
         return 0
@@ -96,7 +98,8 @@ async def replay(args: argparse.Namespace) -> int:
 
 
 async def _replay_line(executor: Executor, broker: PaperBroker, target: dict[str, Any],
-                       prices: dict[str, float]) -> None:
+                       prices: dict[str, float]) -> bool:
+    """Replay one target; ``False`` if an earlier run already did."""
     symbol, quantity, price = target["symbol"], float(target["target"]), float(target["price"])
     bar_time = datetime.fromisoformat(target["bar_time"])
     prices[symbol] = price
@@ -104,7 +107,7 @@ async def _replay_line(executor: Executor, broker: PaperBroker, target: dict[str
     store = executor.store
     known = store.decision(decision_id)
     if known is not None and known.outputs.get("done"):
-        return
+        return False
     broker.set_price(symbol, price, bar_time)
     inputs = {"target": quantity, "price": price}
     store.record_decision(decision_id, bar_time, symbol, inputs, {"done": False})
@@ -114,6 +117,7 @@ async def _replay_line(executor: Executor, broker: PaperBroker, target: dict[str
     store.record_decision(decision_id, bar_time, symbol, inputs,
                           {"done": True, "position": executor.position(symbol).quantity,
                            "fills": [f.fill_id for f in fills]})
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,11 @@ agree; see :mod:`alphaloop.backtest.engine`):
 - a market order fills completely, at once, at the price last set with :meth:`set_price`
   for its symbol (the bar's close) — no price set yet means the order is rejected;
 - ``slippage_mode="cost"`` (default): the fill price is that price and the fill's fee is
-  ``(fee_bps + slippage_bps) / 1e4 * quantity * price``, in the quote currency;
+  ``(fee_bps + slippage_bps) / 1e4 * (quantity * price)``, in the quote currency (evaluated
+  in exactly this order);
   ``slippage_mode="price"``: the price moves against the order by ``slippage_bps``
-  (``price * (1 ± slippage_bps / 1e4)``) and the fee is ``fee_bps / 1e4`` of that notional;
+  (``price * (1 ± slippage_bps / 1e4)``) and the fee is ``fee_bps / 1e4 * (quantity *
+  fill price)``;
 - cash moves by ``-signed quantity * fill price - fee``; positions may go negative (shorts)
   and cash is not checked against a margin requirement;
 - cash and positions are recomputed from all fills with ``math.fsum`` (the state store does
@@ -148,8 +150,9 @@ class PaperBroker:
             raise OrderRejected(f"paper venue: duplicate client order id {cid}")
         if outcome == "no price":
             raise OrderRejected(f"paper venue: no price set for {intent.symbol}")
-        order = await self.fetch_order(cid, intent.symbol)
-        assert order is not None  # written in the transaction above
+        order = self._order(cid)
+        if order is None:  # cannot happen: written in the transaction above
+            raise RuntimeError(f"paper venue lost order {cid}")
         return order
 
     def _fill(self, db: sqlite3.Connection, intent: OrderIntent, price: float,
@@ -157,9 +160,9 @@ class PaperBroker:
         if self.slippage_mode == "price":
             direction = 1.0 if intent.side == "buy" else -1.0
             price = price * (1.0 + direction * self.slippage_bps / 1e4)
-            fee = self.fee_bps / 1e4 * intent.quantity * price
+            fee = self.fee_bps / 1e4 * (intent.quantity * price)
         else:
-            fee = (self.fee_bps + self.slippage_bps) / 1e4 * intent.quantity * price
+            fee = (self.fee_bps + self.slippage_bps) / 1e4 * (intent.quantity * price)
         cursor = db.execute(
             "INSERT INTO orders (client_order_id, symbol, side, quantity, status, "
             "filled_quantity, average_price, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -170,6 +173,9 @@ class PaperBroker:
                     intent.side, intent.quantity, price, fee, time))
 
     async def fetch_order(self, client_order_id: str, symbol: str) -> VenueOrder | None:
+        return self._order(client_order_id)
+
+    def _order(self, client_order_id: str) -> VenueOrder | None:
         row = self._db.execute(
             "SELECT seq, symbol, side, quantity, status, filled_quantity, average_price FROM "
             "orders WHERE client_order_id = ?", (client_order_id,)).fetchone()
@@ -199,7 +205,7 @@ class PaperBroker:
 
     async def cancel(self, client_order_id: str, symbol: str) -> VenueOrder | None:
         # Market orders fill on arrival: there is never anything open to cancel.
-        return await self.fetch_order(client_order_id, symbol)
+        return self._order(client_order_id)
 
     async def close(self) -> None:
         self._db.close()
