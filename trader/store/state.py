@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
@@ -59,6 +59,9 @@ from trader.store.tables import (
     jsonable,
 )
 
+if TYPE_CHECKING:
+    from alphaloop.config import Settings
+
 DEFAULT_STORE_PATH = Path(".alphaloop/trader/state.db")
 
 
@@ -91,6 +94,13 @@ class StateStore:
         self._engine = _make_engine(self.url, schema)
         Base.metadata.create_all(self._engine)
         self._session = sessionmaker(self._engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> StateStore:
+        """The store ``ALPHALOOP_TRADER_STORE_URL`` names (unset: the default SQLite file)."""
+        from alphaloop.config import Settings  # imports every params model: only when asked
+
+        return cls((settings or Settings()).trader_store_url)
 
     def __repr__(self) -> str:
         return f"StateStore({self.url.render_as_string(hide_password=True)!r})"

@@ -160,15 +160,15 @@ class FlagRow(Base):
 
 
 def jsonable(value: Any, where: str = "value") -> Any:
-    """``value`` as plain JSON: numpy scalars become numbers, times ISO strings, and
+    """``value`` as plain JSON: numpy values become numbers/lists, times ISO strings, and
     non-finite floats the strings ``"nan"``/``"inf"``/``"-inf"`` (JSON has no NaN, and
     PostgreSQL refuses it). Anything else unknown is refused, naming where it was."""
     if isinstance(value, dict):
         return {str(k): jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):
-        value = value.item()  # numpy scalar
+    if callable(getattr(value, "tolist", None)):  # numpy scalars and arrays, pandas Series
+        return jsonable(value.tolist(), where)
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):

@@ -39,6 +39,14 @@ async def trade(executor: Executor, venue: PaperBroker, i: int, target: float,
     await executor.rebalance(BTC, target, price, f"d{i}", bar(i))
 
 
+def intent(cid: str, side: str, quantity: float, i: int) -> OrderIntent:
+    """An intent made by hand (as a crashed run or another client left it)."""
+    return OrderIntent(intent_id=cid, client_order_id=cid, symbol=BTC,
+                       side=side, quantity=quantity,  # type: ignore[arg-type]
+                       reference_price=40_000.0, created_at=bar(i), decision_id=None,
+                       bar_time=bar(i))
+
+
 def snapshot(store: StateStore, account: str = "acct") -> tuple[object, ...]:
     return (store.orders(account), store.fills(account), store.positions(account),
             store.cash(account))
@@ -145,10 +153,8 @@ def test_failed_venue_query_leaves_positions_and_orders_unchanged(
         executor = Executor(venue, store, "acct", FAST)
         await executor.start()
         await trade(executor, venue, 0, 1.5)
-        in_doubt = OrderIntent(intent_id="manual", client_order_id="al-indoubt", symbol=BTC,
-                               side="sell", quantity=0.5, reference_price=40_000.0,
-                               created_at=bar(1), decision_id=None, bar_time=bar(1))
-        store.add_intent("acct", in_doubt)  # as after a crash before the send
+        # as a crash between the commit and the send leaves it
+        store.add_intent("acct", intent("al-indoubt", "sell", 0.5, 1))
         before, sent = snapshot(store), venue.submissions()
         venue.failing = True
         with pytest.raises(VenueQueryError):
@@ -176,10 +182,7 @@ def test_failed_reconciliation_stops_trading_and_says_why(
         await executor.start()
         await trade(executor, venue, 0, 1.0)
         # someone trades on the account behind the trader's back
-        outsider = OrderIntent(intent_id="x", client_order_id="manual-1", symbol=BTC,
-                               side="buy", quantity=0.25, reference_price=40_000.0,
-                               created_at=bar(1), decision_id=None, bar_time=bar(1))
-        await venue.submit(outsider)
+        await venue.submit(intent("manual-1", "buy", 0.25, 1))
         restarted = Executor(venue, store, "acct", FAST)
         with pytest.raises(ReconciliationError) as failed:
             await restarted.start()
@@ -214,9 +217,7 @@ def test_order_the_venue_cannot_find_is_polled_across_restarts(
         first = Executor(venue, store, "acct", params, clock=clock)
         await first.start()
         venue.set_price(BTC, 40_000.0, bar(0))
-        lost = OrderIntent(intent_id="i0", client_order_id="al-lost", symbol=BTC, side="buy",
-                           quantity=1.0, reference_price=40_000.0, created_at=bar(0),
-                           decision_id="d0", bar_time=bar(0))
+        lost = intent("al-lost", "buy", 1.0, 0)
         store.add_intent("acct", lost)  # the state a kill between commit and send leaves
         # every query counts a miss (start, then the rebalance's): by t=45 s there are 5,
         # more than not_found_polls, but the 60 s grace is not over, so it stays unknown

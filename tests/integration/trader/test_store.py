@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from alphaloop.config import Settings
 from alphaloop.execution import Fill, FillConflict, OrderResolution, OrderStatus, Position
 from tests.integration.trader.conftest import T0, StoreSpec
 from tests.unit.execution.conftest import make_fill, make_intent
@@ -59,7 +60,7 @@ def test_decisions_equity_and_flags(store_spec: StoreSpec) -> None:
     store = store_spec.open()
     try:
         inputs = {"p_up": np.float64(0.61), "features": {"rsi_14": float("nan")},
-                  "bar": T0, "votes": [1, 2]}
+                  "bar": T0, "votes": np.array([1, 2])}
         store.record_decision("d1", T0, "BTC/USDT", inputs, {"target": 0.5})
         store.record_decision("d1", T0, "BTC/USDT", inputs, {"target": 0.5, "done": True})
         (decision,) = store.decisions("BTC/USDT")
@@ -108,3 +109,12 @@ def test_sqlite_store_is_wal_and_fsyncs_every_commit(tmp_path: Path) -> None:
         assert plain.execute("SELECT cash FROM accounts").fetchone() == (1.0,)
     with pytest.raises(ValueError, match="PostgreSQL"):
         StateStore(f"sqlite:///{tmp_path / 'x.db'}", schema="s")
+
+
+def test_store_url_comes_from_the_environment(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHALOOP_TRADER_STORE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    store = StateStore.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    store.open_account("acct", 1.0, {}, adopted=False)
+    store.close()
+    assert (tmp_path / "env.db").exists()
