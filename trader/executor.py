@@ -12,6 +12,9 @@ Guarantees (each shown by a test in ``tests/integration/trader``):
 - **Reconcile before trading.** :meth:`start` queries every unsettled order and the venue's
   positions and cash; until it succeeds, or after it fails, every order is refused with the
   reason (:class:`TradingHalted`).
+- **A contradiction stops trading.** A venue answer that contradicts the store (an
+  acknowledged order it no longer knows, another side or size, more fills than ordered)
+  halts the executor with the reason, in :meth:`start` or at any later query.
 - **A failed query is not an answer.** :class:`~trader.brokers.VenueQueryError` leaves the
   store as it was. An order the venue cannot find stays ``unknown`` and is polled (the miss
   count is stored, so it carries across restarts) until the not-found rule of
@@ -163,6 +166,7 @@ class Executor:
         """
         self._check_ready()
         fills = await self.poll(symbol)
+        self._check_ready()  # the venue may have contradicted the store
         waiting = self.store.orders(self.account, symbol=symbol, unsettled_only=True)
         if waiting:
             raise OrderInFlight(symbol, [o.client_order_id for o in waiting])
@@ -266,8 +270,11 @@ class Executor:
         return resolution
 
     def _apply(self, resolution: OrderResolution) -> list[Fill]:
-        if resolution.problem:
-            log.error("order %s: %s", resolution.client_order_id, resolution.problem)
+        if resolution.problem:  # store and venue disagree: stop trading until a restart
+            self._ready = False  # reconciles again
+            self._halted = f"the venue contradicts the store: {resolution.problem}"
+            self.store.set_flag(self.account, STATUS, f"halted: {self._halted}")
+            log.error("%s; not trading", self._halted)
         elif resolution.status == OrderStatus.NOT_PLACED:
             log.warning("order %s: the venue confirmed it never received it (not_placed)",
                         resolution.client_order_id)

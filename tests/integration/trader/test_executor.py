@@ -271,3 +271,22 @@ def test_kill_switch_allows_only_reducing_orders(tmp_path: Path, venue_path: Pat
         assert [o.quantity for o in venue.venue_orders()] == [2.0, 1.5, 0.5, 1.0]
 
     asyncio.run(scenario())
+
+
+def test_a_venue_contradicting_an_order_later_halts_trading(tmp_path: Path,
+                                                           venue_path: Path) -> None:
+    async def scenario() -> None:
+        store, venue = StateStore(f"sqlite:///{tmp_path / 's.db'}"), paper(venue_path)
+        executor = Executor(venue, store, "acct", FAST)
+        await executor.start()
+        venue.set_price(BTC, 40_000.0, bar(0))
+        await venue.submit(intent("al-theirs", "sell", 2.0, 0))  # the venue's version
+        store.add_intent("acct", intent("al-theirs", "buy", 1.0, 0))  # ours differs
+        with pytest.raises(TradingHalted, match=r"we sent buy 1\.0"):
+            await trade(executor, venue, 0, 1.0)
+        with pytest.raises(TradingHalted, match="contradicts the store"):
+            await trade(executor, venue, 1, 1.0)  # and stays halted
+        assert (store.flag("acct", "status") or "").startswith("halted: the venue contradicts")
+        assert len(venue.submissions()) == 1
+
+    asyncio.run(scenario())
