@@ -88,6 +88,10 @@ def test_orders_are_sent_exactly_as_binance_expects(
         assert (sell["side"], sell["quantity"]) == ("SELL", "0.01232")  # rounded down
         restarted = Executor(live, store, "live-1", PARAMS)
         await restarted.start()  # positions and cash agree with the venue's balances
+        final = await live.cancel(cid, BTC)  # nothing open: the order's final state
+        assert final is not None and final.status == OrderStatus.FILLED
+        assert venue.requests[-2].method == "DELETE"
+        assert await live.cancel("al-never-sent", BTC) is None
         await live.close()
         store.close()
 

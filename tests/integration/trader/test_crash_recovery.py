@@ -179,3 +179,20 @@ def test_warm_restart_ends_in_the_same_state_as_a_cold_rebuild(
     assert warm[:4] == cold[:4]
     assert warm[0] and warm[3] == []  # it holds something; nothing left in doubt
     assert (warm[4], cold[4]) == (False, True)
+
+
+def test_fault_hook_names_its_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    from collections import Counter
+
+    from trader import faults
+    from trader.faults import fault_point
+
+    monkeypatch.setattr(faults, "_reached", Counter())  # this process's visits, for this test
+    monkeypatch.setenv(FAULT_ENV, "after_lunch")
+    with pytest.raises(ValueError, match="intent_stored, order_sent"):
+        fault_point("intent_stored")
+    monkeypatch.setenv(FAULT_ENV, "order_sent@2")
+    fault_point("intent_stored")  # another point: nothing happens
+    fault_point("order_sent")  # the first visit of two: nothing happens
+    monkeypatch.delenv(FAULT_ENV)
+    fault_point("order_sent")  # unset: never

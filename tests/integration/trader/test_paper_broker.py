@@ -70,6 +70,9 @@ def test_refusals(venue_path: Path) -> None:
             "no price", "accepted", "duplicate"]
         assert len(venue.venue_orders()) == 1
         assert await venue.fetch_order("al-unknown", "BTC/USDT") is None
+        assert await venue.cancel("al-unknown", "BTC/USDT") is None
+        filled = await venue.cancel(make_intent(sequence=1).client_order_id, "BTC/USDT")
+        assert filled is not None and filled.status == OrderStatus.FILLED  # nothing open
         with pytest.raises(ValueError, match="price"):
             venue.set_price("BTC/USDT", 0.0, T0)
         await venue.close()
