@@ -31,6 +31,7 @@ from alphaloop.models.sentiment.config import SentimentParams
 from alphaloop.registry.gate import GateParams
 from alphaloop.retrain.config import RetrainParams
 from alphaloop.signals import BacktestParams
+from alphaloop.trading.config import TraderParams
 from alphaloop.trading.rules import RiskParams
 
 
@@ -161,6 +162,7 @@ class Params(_Section):
     regime: RegimeParams = Field(default_factory=RegimeParams)
     register_: GateParams = Field(default_factory=GateParams, alias="register")
     retrain: RetrainParams = Field(default_factory=RetrainParams)
+    trader: TraderParams = Field(default_factory=TraderParams)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -242,6 +244,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     exchange_api_key: SecretStr | None = None
     exchange_api_secret: SecretStr | None = None
+    exchange_api_password: SecretStr | None = None  # the passphrase some venues add (OKX, ...)
+    trader_store_url: str | None = None  # None: sqlite:///.alphaloop/trader/state.db
     audit_log: Path | None = None  # None: mlruns/audit.jsonl
     registry_lock_dir: Path | None = None  # None: mlruns/locks (promotion locks, one machine)
 

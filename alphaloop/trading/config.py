@@ -1,4 +1,9 @@
-"""The ``trader:`` section of ``params.yaml``: what the trading service trades and how."""
+"""The ``trader:`` section of ``params.yaml``: what the trading service trades and how.
+
+The strategy's own parameters are checked by ``alphaloop trade`` at start-up (against the
+plugin's model), so this module stays free of the strategies' imports and the DVC stages,
+which load all of ``params.yaml``, do not depend on them.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from alphaloop.trading.meta import DEFAULT_WEIGHTS
-from alphaloop.trading.strategies import make_strategy
+from alphaloop.execution.config import ExecutionParams
+
+META_KEYS = ("micro", "tech", "sentiment", "regime")
 
 
 class _Section(BaseModel):
@@ -18,14 +24,8 @@ class _Section(BaseModel):
 class StrategyChoice(_Section):
     """A strategy plugin by name, with its parameters (see ``alphaloop.trading.strategies``)."""
 
-    name: str = "ml_enhanced"
+    name: str = "ml_enhanced"  # ml_enhanced | orderbook_enhanced
     params: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("params")
-    @classmethod
-    def _known(cls, value: dict[str, Any], info: Any) -> dict[str, Any]:
-        make_strategy(info.data.get("name", "ml_enhanced"), value)  # validates name and params
-        return value
 
 
 class EntryRule(_Section):
@@ -71,7 +71,8 @@ class TraderParams(_Section):
     symbols: list[str] = Field(default_factory=lambda: ["BTC-USD"], min_length=1)
     timeframe: str = "15m"
     strategy: StrategyChoice = Field(default_factory=StrategyChoice)
-    meta_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    meta_weights: dict[str, float] = Field(default_factory=lambda: {
+        "micro": 0.3, "tech": 0.2, "sentiment": 0.3, "regime": 0.2})
     entry_rule: EntryRule = Field(default_factory=EntryRule)
     feature_window: int = Field(default=3000, ge=2)
     model_max_age_days: float = Field(default=7.0, gt=0)
@@ -81,3 +82,11 @@ class TraderParams(_Section):
     serving: ServingCalls = Field(default_factory=ServingCalls)
     cache: CacheTTL = Field(default_factory=CacheTTL)
     replay: Replay = Field(default_factory=Replay)
+    execution: ExecutionParams = Field(default_factory=ExecutionParams)
+
+    @field_validator("meta_weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if set(value) - set(META_KEYS) or any(not w >= 0 for w in value.values()):
+            raise ValueError(f"weights must be non-negative and keyed by {', '.join(META_KEYS)}")
+        return value
