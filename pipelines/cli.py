@@ -334,6 +334,9 @@ def summary() -> None:
 from pipelines.retrain_cli import retrain_app  # noqa: E402 - the sub-app needs `app` defined
 
 app.add_typer(retrain_app, name="retrain")
+from pipelines.trade_cli import trade_app  # noqa: E402
+
+app.add_typer(trade_app, name="trade")
 
 
 def main() -> None:  # pragma: no cover - console entry

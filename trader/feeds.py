@@ -52,12 +52,14 @@ class ReplayFeed:
                                  f"newest {bars} with history before them (trader.replay.bars)")
             self._history[symbol] = frame.iloc[: len(frame) - bars].reset_index(drop=True)
             after = (start_after or {}).get(symbol)
-            for row in frame.iloc[len(frame) - bars:].itertuples(index=False):
-                stamp = pd.Timestamp(row.timestamp)
+            tail = frame.iloc[len(frame) - bars:]
+            stamps = pd.DatetimeIndex(tail["timestamp"])
+            values = tail[list(BAR_COLUMNS)].to_numpy(dtype=float)
+            for stamp, row in zip(stamps, values, strict=True):
                 if after is not None and stamp <= after:
                     continue
                 events.append(BarEvent(symbol, timeframe, stamp,
-                                       {c: float(getattr(row, c)) for c in BAR_COLUMNS}))
+                                       dict(zip(BAR_COLUMNS, row.tolist(), strict=True))))
         self._events = sorted(events, key=lambda e: (e.time, e.symbol))
         self._frames = frames
 
@@ -92,17 +94,25 @@ class CcxtFeed:
                  history_bars: int = 3000) -> None:
         self.exchange, self.symbols, self.timeframe = exchange, symbols, timeframe
         self.poll_s, self.history_bars = poll_s, history_bars
-        self._last: dict[str, int] = {}
+        self._last: dict[str, float] = {}
         self._history: dict[str, pd.DataFrame] = {}
 
     def history(self, symbol: str) -> pd.DataFrame:
         return self._history[symbol]
 
-    async def prime(self) -> None:
-        """Fetch each symbol's history (closed bars only)."""
+    async def prime(self, page: int = 1000) -> None:
+        """Fetch each symbol's history (closed bars only), in pages of ``page`` bars."""
+        step_ms = self.exchange.parse_timeframe(self.timeframe) * 1000
         for symbol in self.symbols:
-            rows = await self._closed(symbol, limit=self.history_bars + 1)
-            self._history[symbol] = _frame(rows)
+            since = self.exchange.milliseconds() - (self.history_bars + 1) * step_ms
+            rows: list[list[float]] = []
+            while True:
+                batch = await self._closed(symbol, limit=page, since=since)
+                rows.extend(r for r in batch if not rows or r[0] > rows[-1][0])
+                if len(batch) < page:
+                    break
+                since = int(batch[-1][0]) + 1
+            self._history[symbol] = _frame(rows[-self.history_bars:])
             if rows:
                 self._last[symbol] = rows[-1][0]
 
@@ -117,8 +127,9 @@ class CcxtFeed:
                                        {c: float(frame[c].iloc[0]) for c in BAR_COLUMNS})
             await asyncio.sleep(self.poll_s)
 
-    async def _closed(self, symbol: str, limit: int) -> list[list[float]]:
-        rows = await self.exchange.fetch_ohlcv(symbol, self.timeframe, limit=limit)
+    async def _closed(self, symbol: str, limit: int,
+                      since: int | None = None) -> list[list[float]]:
+        rows = await self.exchange.fetch_ohlcv(symbol, self.timeframe, since=since, limit=limit)
         step_ms = self.exchange.parse_timeframe(self.timeframe) * 1000
         now_ms = self.exchange.milliseconds()
         return [r for r in rows if r[0] + step_ms <= now_ms]  # the open bar is not a bar yet

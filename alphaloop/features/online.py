@@ -90,6 +90,10 @@ def _tail_plan(plan: FeaturePlan, window: int) -> _TailPlan:
 class OnlineFeatures:
     """The feature row of each new bar from the last ``window`` bars (see the module doc).
 
+    Between the plan's minimum and ``window`` bars (after a cold start or :meth:`restart`)
+    every bar held is used, which is exactly what the batch pipeline does on a segment that
+    short.
+
     Args:
         config: The feature configuration the model was trained with.
         window: Bars kept; at least the plan's longest look-back plus one.
@@ -109,8 +113,22 @@ class OnlineFeatures:
         self._end = 0
 
     @property
+    def minimum(self) -> int:
+        """Bars needed before the first feature row (the plan's longest look-back + 1)."""
+        return self.plan.max_lookback + 1
+
+    @property
     def ready(self) -> bool:
-        return self._end >= self.window
+        return self._end >= self.minimum
+
+    @property
+    def bars(self) -> int:
+        """Bars held (at most ``window``)."""
+        return min(self._end, self.window)
+
+    def restart(self) -> None:
+        """Forget every bar (after a gap in the data, as the batch pipeline restarts)."""
+        self._end = 0
 
     def update(self, bar: Mapping[str, float]) -> dict[str, float] | None:
         """Add one bar (``open, high, low, close, volume``); its features once warm."""
@@ -131,8 +149,8 @@ class OnlineFeatures:
     def latest(self) -> dict[str, float]:
         """The feature row of the newest bar."""
         if not self.ready:
-            raise ValueError(f"need {self.window} bars, have {self._end}")
-        bars = self._buffer[self._end - self.window: self._end]
+            raise ValueError(f"need {self.minimum} bars, have {self._end}")
+        bars = self._buffer[max(0, self._end - self.window): self._end]
         need = self._tails.need
         series: dict[str, np.ndarray] = {
             c: np.ascontiguousarray(bars[-need.get(c, 1):, j]) for j, c in enumerate(BASE_INPUTS)}

@@ -68,6 +68,8 @@ class TraderParams(_Section):
     """The ``trader:`` section (``alphaloop trade``)."""
 
     mode: Literal["paper", "live"] = "paper"
+    exchange: str = "binance"  # live: a ccxt exchange id (symbols are the exchange's, BTC/USDT)
+    poll_s: float = Field(default=10.0, gt=0)  # live: seconds between polls for closed bars
     symbols: list[str] = Field(default_factory=lambda: ["BTC-USD"], min_length=1)
     timeframe: str = "15m"
     strategy: StrategyChoice = Field(default_factory=StrategyChoice)

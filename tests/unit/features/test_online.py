@@ -58,3 +58,21 @@ def test_window_shorter_than_the_plan_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 598 bars"):
         OnlineFeatures(window=100)
     assert np.isfinite(list(OnlineFeatures().plan.feature_lookbacks.values())).all()
+
+
+def test_fewer_bars_than_the_window_use_them_all_and_restart_forgets() -> None:
+    online = OnlineFeatures(window=3000)
+    bars = make_raw_bars(1500, seed=6)
+    values = bars[COLUMNS].to_numpy()
+    online.extend(values[:799])
+    row = online.update(bars[COLUMNS].iloc[799])
+    batch = build_features(bars.iloc[:800].reset_index(drop=True))
+    assert row is not None and online.bars == 800
+    _assert_row_equal(row, batch.frame[batch.feature_columns].iloc[-1].to_dict())
+    online.restart()  # a gap: the batch pipeline starts a new segment here
+    assert not online.ready
+    online.extend(values[800:1399])
+    row = online.update(bars[COLUMNS].iloc[1399])
+    batch = build_features(bars.iloc[800:1400].reset_index(drop=True))
+    assert row is not None
+    _assert_row_equal(row, batch.frame[batch.feature_columns].iloc[-1].to_dict())
