@@ -102,8 +102,13 @@ def _cost_aware(params: Params, labelled: pd.DataFrame, result: Any, ppy: float
                                      rules, ppy)
     out = traded.summary()
     last = traded.choices.iloc[-1]
-    out["latest_choice"] = {"edge_multiple": float(last["edge_multiple"]),
+    multiple = float(last["edge_multiple"])
+    # JSON has no infinity: "do not trade" is null, as trader.entry_rule spells it.
+    out["latest_choice"] = {"edge_multiple": multiple if np.isfinite(multiple) else None,
                             "hold_fraction": float(last["hold_fraction"])}
+    scores = traded.choices["best_pair_score"].to_numpy(dtype=float)
+    out["best_pair_score_per_window"] = [round(float(x), 6) if np.isfinite(x) else None
+                                         for x in scores]
     log.info("cost-aware rule: return %+.2f%% after costs (%+.2f%% before), %d trades, "
              "%d of %d windows trading", 100 * out["total_return"], 100 * out["before_costs"],
              out["trades"], out["windows_trading"], out["windows"])

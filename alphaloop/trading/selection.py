@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from alphaloop.backtest.walk_forward import WalkForwardResult
-from alphaloop.trading.rules import NO_TRADE, DecisionRules
+from alphaloop.trading.rules import NO_TRADE, DecisionRules, expected_move
 from alphaloop.trading.stepwise import StepwiseResult, run_stepwise
 
 
@@ -29,6 +29,7 @@ class EntryChoice:
     hold_fraction: float
     score: float  # total return after costs over the selection bars (0 for "do not trade")
     bars: int  # selection bars it was judged on
+    best_pair_score: float = float("nan")  # the best trading pair's score (NaN: none judged)
 
 
 def choose_entry_rule(close: pd.Series, prob_up: np.ndarray, vol: np.ndarray,
@@ -38,15 +39,17 @@ def choose_entry_rule(close: pd.Series, prob_up: np.ndarray, vol: np.ndarray,
     best = EntryChoice(NO_TRADE, 0.0, 0.0, bars)
     if bars < base.risk.selection_min_bars:
         return best
+    top = -np.inf
     for multiple in base.risk.edge_multiples:
         for hold in base.risk.hold_fractions:
             rules = replace(base, edge_multiple=multiple, hold_fraction=hold)
             result = run_stepwise(close, prob_up, rules, vol=vol,
                                   periods_per_year=periods_per_year)
             score = float(result.backtest.stats["total_return"])
+            top = max(top, score)
             if score > best.score:
                 best = EntryChoice(multiple, hold, score, bars)
-    return best
+    return replace(best, best_pair_score=float(top))
 
 
 @dataclass(frozen=True)
@@ -55,17 +58,22 @@ class CostAwareResult:
 
     stepwise: StepwiseResult
     choices: pd.DataFrame  # window, edge_multiple, hold_fraction, score, bars
+    max_edge: float = float("nan")  # the largest |2p - 1| E|r_h| of any out-of-sample bar
+    round_trip: float = float("nan")  # 2c, the cost an entry's edge is measured against
 
     def summary(self) -> dict[str, Any]:
         bt = self.stepwise.backtest
         gross = float(np.prod(1.0 + bt.gross_returns.to_numpy()) - 1.0)
         traded = int((self.choices["edge_multiple"] != NO_TRADE).sum())
-        return {"total_return": float(bt.stats["total_return"]), "before_costs": gross,
-                "costs_paid": float(bt.costs.sum()), "trades": bt.trades,
-                "turnover": float(bt.stats["turnover"]), "sharpe": float(bt.stats["sharpe"]),
-                "max_drawdown": float(bt.stats["max_drawdown"]),
+        # 0.0 + x: a flat book's -0.0 drawdown prints as 0.
+        return {"total_return": 0.0 + float(bt.stats["total_return"]),
+                "before_costs": 0.0 + gross, "costs_paid": float(bt.costs.sum()),
+                "trades": bt.trades, "turnover": float(bt.stats["turnover"]),
+                "sharpe": 0.0 + float(bt.stats["sharpe"]),
+                "max_drawdown": 0.0 + float(bt.stats["max_drawdown"]),
                 "exposure": float(bt.stats["exposure"]),
-                "windows_trading": traded, "windows": len(self.choices)}
+                "windows_trading": traded, "windows": len(self.choices),
+                "max_edge_bps": 1e4 * self.max_edge, "round_trip_bps": 1e4 * self.round_trip}
 
 
 def cost_aware_walk_forward(result: WalkForwardResult, close: np.ndarray, vol: np.ndarray,
@@ -98,4 +106,8 @@ def cost_aware_walk_forward(result: WalkForwardResult, close: np.ndarray, vol: n
         choices.append({"window": int(window), **choice.__dict__})
     stepwise = run_stepwise(oos_close, prob, per_bar, vol=oos_vol,
                             periods_per_year=periods_per_year)
-    return CostAwareResult(stepwise, pd.DataFrame(choices))
+    potential = np.abs(2.0 * prob - 1.0) * expected_move(1.0, base.horizon) * oos_vol
+    finite = potential[np.isfinite(potential)]
+    return CostAwareResult(stepwise, pd.DataFrame(choices),
+                           float(finite.max()) if finite.size else float("nan"),
+                           2.0 * base.cost_rate)
