@@ -28,6 +28,7 @@ import bentoml
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from alphaloop.config import Params, ServingParams, Settings, load_params
@@ -53,16 +54,16 @@ def serving_params(environ: dict[str, str] | os._Environ[str] = os.environ) -> P
 PARAMS = serving_params()
 SERVING = PARAMS.serving
 BEARER = HTTPBearer(auto_error=False, description="ALPHALOOP_API_TOKEN, when the server sets it")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorBody, "description": text} for status, text in (
+        (400, "The body is not JSON"),
         (401, "Missing or wrong bearer token"),
         (404, "No such task or model"),
         (409, "Several tasks match: give horizon or model"),
         (422, "Invalid request: the field is named"),
         (500, "The model failed on valid input"),
         (503, "The task serves no model (the reason is given)"))}
-OUTCOMES = {401: "unauthorized", 404: "not_found", 409: "ambiguous", 422: "invalid",
+OUTCOMES = {400: "invalid", 401: "unauthorized", 404: "not_found", 409: "ambiguous", 422: "invalid",
             500: "error", 503: "unavailable"}
 
 api = FastAPI(
@@ -95,6 +96,31 @@ def _count(request: Request, outcome: str) -> None:
 async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
     _count(request, OUTCOMES.get(exc.status, "error"))
     return _error(exc.status, exc.message, exc.field)
+
+
+@api.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    # FastAPI's own refusals (unparseable body, wrong method) in the same error body.
+    _count(request, OUTCOMES.get(exc.status_code, "error"))
+    response = _error(exc.status_code, str(exc.detail), "body" if exc.status_code == 400 else None)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                         Depends(BEARER)] = None) -> None:
+    """401 unless the bearer token matches ALPHALOOP_API_TOKEN (checked before the body)."""
+    service = bentoml.get_current_service()
+    token = getattr(service, "token", None)
+    if token is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not secrets.compare_digest(given.encode(), token.get_secret_value().encode()):
+        raise ServingError(401, "missing or wrong bearer token (Authorization: Bearer ...)",
+                           "Authorization")
+
+
+AUTH = [Depends(require_token)]
 
 
 @api.exception_handler(RequestValidationError)
@@ -135,7 +161,7 @@ class AlphaloopService:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         _setup_logging()
         settings = Settings()
-        self._token = settings.api_token  # SecretStr: never logged
+        self.token = settings.api_token  # SecretStr: never logged
         uri = settings.mlflow_tracking_uri or default_tracking_uri(Path.cwd())
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
@@ -151,7 +177,7 @@ class AlphaloopService:
                               SERVING.shadow_alias, SERVING.stale_after_s, self.metrics)
         log.info("serving @%s from %s (poll every %.3g s, batching %s, auth %s)",
                  SERVING.alias, self.tracking_uri, SERVING.poll_interval_s,
-                 "on" if SERVING.batching else "off", "on" if self._token else "off")
+                 "on" if SERVING.batching else "off", "on" if self.token else "off")
         self.pool.refresh()  # ready means: the first poll is done
         self._poller = Poller(self.pool, SERVING.poll_interval_s)
         self._poller.start()
@@ -159,14 +185,6 @@ class AlphaloopService:
     @bentoml.on_shutdown
     def _stop_polling(self) -> None:
         self._poller.stop()
-
-    def _authorize(self, credentials: HTTPAuthorizationCredentials | None) -> None:
-        if self._token is None:
-            return
-        given = credentials.credentials if credentials is not None else ""
-        if not secrets.compare_digest(given.encode(), self._token.get_secret_value().encode()):
-            raise ServingError(401, "missing or wrong bearer token (Authorization: Bearer ...)",
-                               "Authorization")
 
     # --- batching: in-process jobs behind BentoML's adaptive batching ---------------------
 
@@ -204,11 +222,10 @@ class AlphaloopService:
     # --- public routes --------------------------------------------------------------------
 
     @api.post("/predict", response_model=schemas.PredictAnswer, responses=ERRORS,
-              response_model_exclude_none=False, tags=["models"])
-    async def predict(self, request: Request, body: schemas.PredictRequest,
-                      credentials: Credentials = None) -> schemas.PredictAnswer:
+              dependencies=AUTH, tags=["models"])
+    async def predict(self, request: Request,
+                      body: schemas.PredictRequest) -> schemas.PredictAnswer:
         """P(up), direction and confidence for feature rows, or for the newest of raw bars."""
-        self._authorize(credentials)
         slot = answers.find_slot(self.pool.slots(), "ensemble", body, body.model)
         version = answers.served_of(slot)
         prepared = await anyio.to_thread.run_sync(answers.prepare_predict, version, body) \
@@ -234,36 +251,31 @@ class AlphaloopService:
         return answer
 
     @api.post("/regime", response_model=schemas.RegimeAnswer, responses=ERRORS,
-              tags=["models"])
-    async def regime(self, request: Request, body: schemas.RegimeRequest,
-                     credentials: Credentials = None) -> schemas.RegimeAnswer:
+              dependencies=AUTH, tags=["models"])
+    async def regime(self, request: Request, body: schemas.RegimeRequest) -> schemas.RegimeAnswer:
         """Forecast return and volatility over the model's horizon, and the regime label."""
-        self._authorize(credentials)
         slot = answers.find_slot(self.pool.slots(), "regime", body, body.model)
         answer = answers.regime_answer(answers.served_of(slot), body)
         _count(request, "ok")
         return answer
 
     @api.post("/sentiment", response_model=schemas.SentimentAnswer, responses=ERRORS,
-              tags=["models"])
-    async def sentiment(self, request: Request, body: schemas.SentimentRequest,
-                        credentials: Credentials = None) -> schemas.SentimentAnswer:
+              dependencies=AUTH, tags=["models"])
+    async def sentiment(self, request: Request,
+                        body: schemas.SentimentRequest) -> schemas.SentimentAnswer:
         """fin_sent_logit, social_sent_logit and catalyst tags for headlines and tweets."""
-        self._authorize(credentials)
         slot = answers.find_slot(self.pool.slots(), "sentiment", None, body.model)
         version = answers.served_of(slot)
-        job = TextsJob(version.model, [*body.headlines, *body.tweets])  # type: ignore[arg-type]
+        job = TextsJob(version.model, body.headlines, body.tweets)  # type: ignore[arg-type]
         await self._score([job], "score_texts", answers.score_texts)
-        answer = answers.sentiment_answer(version, body, answers.job_result(job))
+        answer = answers.sentiment_answer(version, answers.job_result(job))
         _count(request, "ok")
         return answer
 
     @api.get("/models", response_model=schemas.ModelsAnswer, responses={401: ERRORS[401]},
-             tags=["registry"])
-    async def models(self, request: Request,
-                     credentials: Credentials = None) -> schemas.ModelsAnswer:
+             dependencies=AUTH, tags=["registry"])
+    async def models(self, request: Request) -> schemas.ModelsAnswer:
         """Per task: what is served, which version and alias, since when, and if stale."""
-        self._authorize(credentials)
         health = self.pool.health()
         registry = schemas.RegistryState(
             tracking_uri=self.tracking_uri, alias=SERVING.alias,

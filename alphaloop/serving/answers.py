@@ -18,7 +18,13 @@ import pandas as pd
 
 from alphaloop.registry.task import Task
 from alphaloop.serving import schemas
-from alphaloop.serving.loaders import EnsembleModel, LoadedVersion, RegimeModel, SentimentServed
+from alphaloop.serving.loaders import (
+    EnsembleModel,
+    LoadedVersion,
+    RegimeModel,
+    SentimentScores,
+    SentimentServed,
+)
 from alphaloop.serving.pool import TaskSlot
 
 
@@ -236,57 +242,51 @@ def regime_answer(version: LoadedVersion, request: schemas.RegimeRequest) -> sch
 
 @dataclass
 class TextsJob:
-    """Texts waiting for one sentiment model."""
+    """Headlines and tweets waiting for one sentiment model."""
 
     model: SentimentServed
-    texts: list[str]
-    logits: np.ndarray | None = None
-    labels: list[str] = field(default_factory=list)
-    catalysts: np.ndarray | None = None
+    headlines: list[str]
+    tweets: list[str]
+    scores: tuple[SentimentScores, SentimentScores] | None = None  # headlines, tweets
     error: str | None = None
 
 
 def score_texts(jobs: Sequence[TextsJob]) -> None:
-    """Scores for every job's texts, each model encoding all of its jobs' texts at once."""
-    for group in _groups(jobs).values():
-        texts = [t for job in group for t in job.texts]
+    """Scores for every job: its headlines as one encoder batch, its tweets as another.
+
+    Requests are not merged into one encoder batch: the int8 encoder quantises activations
+    per batch, so an embedding moves (catalyst scores by up to ~5e-3 here) with whatever else
+    is in its batch, and one client's answer would depend on another's request. Scored this
+    way, an answer equals the in-process call on the same texts.
+    """
+    for job in jobs:
         try:
-            scores = group[0].model.score(texts)
-        except Exception as exc:  # that batch's error only
-            for job in group:
-                job.error = f"{type(exc).__name__}: {exc}"
-            continue
-        start = 0
-        for job in group:
-            end = start + len(job.texts)
-            job.logits, job.labels = scores.logits[start:end], scores.labels[start:end]
-            job.catalysts = scores.catalysts[start:end]
-            start = end
+            job.scores = (job.model.score(job.headlines), job.model.score(job.tweets))
+        except Exception as exc:  # this request's error only
+            job.error = f"{type(exc).__name__}: {exc}"
 
 
-def sentiment_answer(version: LoadedVersion, request: schemas.SentimentRequest,
-                     job: TextsJob) -> schemas.SentimentAnswer:
+def sentiment_answer(version: LoadedVersion, job: TextsJob) -> schemas.SentimentAnswer:
     model = version.model
-    assert isinstance(model, SentimentServed)
-    assert job.logits is not None and job.catalysts is not None
-    logits, scores = job.logits, job.catalysts
-    n = len(request.headlines)
+    assert isinstance(model, SentimentServed) and job.scores is not None
+    heads, tweets = job.scores
     classes = model.anchors.classes
 
-    def scored(i: int, tagged: bool) -> schemas.TextScore:
-        tags = [c for c, s in zip(classes, scores[i], strict=True)
+    def scored(scores: SentimentScores, i: int, tagged: bool) -> schemas.TextScore:
+        tags = [c for c, s in zip(classes, scores.catalysts[i], strict=True)
                 if s >= model.threshold] if tagged else []
-        return schemas.TextScore(logit=float(logits[i]), label=job.labels[i], tags=tags)
+        return schemas.TextScore(logit=float(scores.logits[i]), label=scores.labels[i],
+                                 tags=tags)
 
-    head_logits, tweet_logits = logits[:n], logits[n:]
-    catalysts = scores[:n].max(axis=0) if n else np.zeros(len(classes))
+    n = len(job.headlines)
+    catalysts = heads.catalysts.max(axis=0) if n else np.zeros(len(classes))
     return schemas.SentimentAnswer(
         **answer_fields(version),
-        fin_sent_logit=float(head_logits.mean()) if n else 0.0,
-        social_sent_logit=float(tweet_logits.mean()) if len(tweet_logits) else 0.0,
+        fin_sent_logit=float(heads.logits.mean()) if n else 0.0,
+        social_sent_logit=float(tweets.logits.mean()) if len(job.tweets) else 0.0,
         catalysts={c: float(v) for c, v in zip(classes, catalysts, strict=True)},
-        headlines=[scored(i, True) for i in range(n)],
-        tweets=[scored(i, False) for i in range(n, len(job.texts))])
+        headlines=[scored(heads, i, True) for i in range(n)],
+        tweets=[scored(tweets, i, False) for i in range(len(job.tweets))])
 
 
 # --- /models -----------------------------------------------------------------------------

@@ -89,10 +89,13 @@ class SentimentServed:
 
     def score(self, texts: list[str]) -> SentimentScores:
         """Each text embedded once: sentiment logit, label and catalyst scores."""
+        if not texts:
+            width = len(self.anchors.classes)
+            return SentimentScores(np.zeros(0), [], np.zeros((0, width)))
         embeddings = self.model.encoder.encode(texts)
         head = self.model.head
         proba = head.predict_proba(embeddings)
-        labels = [head.classes[int(i)] for i in proba.argmax(axis=1)] if len(texts) else []
+        labels = [head.classes[int(i)] for i in proba.argmax(axis=1)]
         return SentimentScores(np.asarray(head.logit(embeddings), dtype=np.float64), labels,
                                self.anchors.scores(embeddings))
 

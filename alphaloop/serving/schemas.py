@@ -68,6 +68,10 @@ class TaskQuery(_Request):
 class PredictRequest(TaskQuery):
     """Feature rows, or recent raw bars that the server turns into features."""
 
+    # "Exactly one of features or bars", stated in the schema too (clients and fuzzers see it).
+    model_config = ConfigDict(json_schema_extra={
+        "oneOf": [{"required": ["features"]}, {"required": ["bars"]}]})
+
     features: list[dict[str, Finite]] | None = Field(
         default=None, min_length=1, max_length=MAX_ROWS,
         description="Rows of feature name -> value; exactly the model's feature columns.")
@@ -97,19 +101,13 @@ class RegimeRequest(TaskQuery):
 
 
 class SentimentRequest(_Request):
-    """News headlines and social posts to score."""
+    """News headlines and social posts to score (no texts: both logits are 0)."""
 
     headlines: list[Text] = Field(default_factory=list, max_length=MAX_TEXTS)
     tweets: list[Text] = Field(default_factory=list, max_length=MAX_TEXTS)
     model: ModelName | None = Field(default=None,
                                     description="A registered sentiment model name; needed "
                                                 "only when several sentiment tasks exist.")
-
-    @model_validator(mode="after")
-    def _some_text(self) -> SentimentRequest:
-        if not self.headlines and not self.tweets:
-            raise ValueError("give at least one text in 'headlines' or 'tweets'")
-        return self
 
 
 class TaskInfo(BaseModel):

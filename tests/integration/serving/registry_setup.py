@@ -2,10 +2,11 @@
 
 Tasks (sqlite store under ``root/mlruns``):
 
-- ``ensemble TEST 15m``: a reduced feature plan, champion v1 and a challenger v2;
+- ``ensemble BTC-USD 15m``: a reduced feature plan, champion v1 and a challenger v2 (the
+  symbol and timeframe the OpenAPI examples name, so the fuzzer reaches a real model);
 - ``ensemble TEST2 1h``: the default feature plan (598 bars of look-back), champion v1;
 - ``ensemble NOCHAMP 15m``: only a challenger (its floor is unreachable): no champion;
-- ``regime TEST 15m`` and the ``sentiment`` task: champions.
+- ``regime BTC-USD 15m`` and the ``sentiment`` task: champions.
 
 The bench uses the same builder, so the models the tests and the benchmark serve are made the
 same way as ``dvc repro`` makes them.
@@ -106,12 +107,12 @@ def build(root: Path, with_regime: bool = True, with_sentiment: bool = True) -> 
     registry = RegistryConfig(root=root)
     small = params(SMALL_FEATURES)
     tasks = {}
-    raw_a = bars(1500, "15min", "TEST", "15m", seed=1)
+    raw_a = bars(1500, "15min", "BTC-USD", "15m", seed=1)
     first, feats_a = register_ensemble(root, registry, small, raw_a, "ws-test")
     second, _ = register_ensemble(root, registry, params(SMALL_FEATURES, floor=0.99), raw_a,
                                   "ws-test", seed=7)
     assert first.promoted and not second.promoted, (first.reasons, second.reasons)
-    tasks["TEST"] = EnsembleTask(first.name, raw_a, feats_a, small.features, first.version,
+    tasks["BTC-USD"] = EnsembleTask(first.name, raw_a, feats_a, small.features, first.version,
                                  second.version)
     raw_b = bars(1500, "1h", "TEST2", "1h", seed=2)
     full, feats_b = register_ensemble(root, registry, params(), raw_b, "ws-test2")
