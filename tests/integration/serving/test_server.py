@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -296,6 +297,44 @@ def test_promotion_swaps_without_a_failed_request(server: Server, registry: Regi
     print(f"{len(seen)} requests, all 200; v{task.challenger} answered {delay:.2f} s after "
           f"the alias moved (poll interval {POLL_S} s)")
     assert delay < POLL_S + 10  # the poll plus loading the version (download, ONNX export)
+
+
+def test_a_broken_version_never_replaces_the_served_one(server: Server,
+                                                         registry: Registry) -> None:
+    import mlflow
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    from tests.integration.serving.registry_setup import SMALL_FEATURES, params
+    from tests.integration.serving.registry_setup import register_ensemble as register
+
+    task = registry.tasks["BTC-USD"]
+    client = mlflow.MlflowClient(registry.tracking_uri)
+    before = client.get_model_version_by_alias(task.name, "champion").version
+    broken, _ = register(registry.root, registry.config, params(SMALL_FEATURES, floor=0.99),
+                         task.bars, "ws-test", seed=11)
+    location = client.get_model_version_download_uri(task.name, broken.version)
+    (Path(local_file_uri_to_path(location)) / "MLmodel").unlink()  # the version cannot load
+    client.set_registered_model_alias(task.name, "champion", broken.version)
+    try:
+        deadline = time.monotonic() + 30
+        entry: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            models = server.client().get("/models").json()["models"]
+            entry = next(m for m in models if m["model"] == task.name)
+            if entry["registry_version"] == broken.version:
+                break
+            time.sleep(0.2)
+        assert entry["registry_version"] == broken.version
+        assert entry["serving"]["version"] == str(before)  # still the working one
+        assert f"load failed for v{broken.version}" in entry["reason"]
+        model = pyfunc(registry, task.name, str(before))
+        _, records = rows(task, model, 1)
+        answer = server.client().post("/predict", json={**BTC, "features": records})
+        assert answer.status_code == 200 and answer.json()["version"] == str(before)
+        text = server.client().get("/metrics").text
+        assert f'alphaloop_model_loads_total{{model="{task.name}",outcome="failed"' in text
+    finally:
+        client.set_registered_model_alias(task.name, "champion", str(before))
 
 
 def test_registry_outage_keeps_serving_and_says_stale(server: Server, registry: Registry,
