@@ -119,10 +119,13 @@ class ServingParams(_Section):
         host: Interface to bind; 127.0.0.1 keeps the server local unless configured.
         port: TCP port.
         batching: Send ``/predict`` and ``/sentiment`` scoring through BentoML's adaptive
-            batching (off: each request is scored on its own).
+            batching (off: each request is scored on its own). Off by default: for the
+            ensemble (~50 us a row on ONNX Runtime) the in-process round trip to the batcher
+            cost more than batching saved (bench/RESULTS.md, "Serving").
         max_batch_size: Most requests in one adaptive batch.
         max_latency_ms: BentoML's latency budget for a batched call; at 20-100 ms it answered
             503 "overloaded" to some requests under load here, so the default is generous.
+        access_log: BentoML's access log line per request (internal batch calls included).
         onnx: Run the direction ensemble on ONNX Runtime (its members are exported when a
             version loads and checked against the native model on the logged input example;
             on any difference the native model serves and ``/models`` says so).
@@ -135,9 +138,10 @@ class ServingParams(_Section):
     registry_timeout_s: float = Field(default=10.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
-    batching: bool = True
+    batching: bool = False
     max_batch_size: int = Field(default=64, ge=2)
     max_latency_ms: int = Field(default=1000, ge=1)
+    access_log: bool = False
     onnx: bool = True
 
 

@@ -137,8 +137,13 @@ def _setup_logging() -> None:
     logging.getLogger("alphaloop").setLevel(os.environ.get("ALPHALOOP_LOG_LEVEL", "INFO").upper())
 
 
+# runner_connection: BentoML renews the in-process session of the self-calls (score_rows,
+# score_texts) every 100 requests by closing it under the requests still using it; under
+# concurrent load those failed ("Cannot write to closing transport"), so it is never renewed.
 @bentoml.service(name="alphaloop", workers=1, traffic={"timeout": 60},
-                 http={"host": SERVING.host, "port": SERVING.port})
+                 http={"host": SERVING.host, "port": SERVING.port},
+                 runner_connection={"max_requests": 2**62, "max_age": 1e12},
+                 logging={"access": {"enabled": SERVING.access_log}})
 @bentoml.asgi_app(api, path="/")
 class AlphaloopService:
     """Serves ``models:/<task>@<alias>`` for every task and follows the registry."""

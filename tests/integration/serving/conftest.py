@@ -119,7 +119,10 @@ def server(registry: registry_setup.Registry, mlflow_server: MlflowServer
     env = {**os.environ, "ALPHALOOP_MLFLOW_TRACKING_URI": mlflow_server.uri,
            "ALPHALOOP_API_TOKEN": TOKEN, "PYTHONPATH": str(REPO)}
     params = registry.root / "params.yaml"
-    params.write_text(f"serving:\n  stale_after_s: {STALE_S}\n  shadow_alias: challenger\n")
+    # Batching on: the in-process round trip through BentoML's batcher is the path with the
+    # most moving parts (the default, batching off, runs in bench/serving.py).
+    params.write_text(f"serving:\n  stale_after_s: {STALE_S}\n  shadow_alias: challenger\n"
+                      "  batching: true\n")
     cmd = [sys.executable, "-m", "pipelines.cli", "serve", "--params", str(params),
            "--port", str(port), "--poll-interval", str(POLL_S)]
     with log.open("wb") as out:
