@@ -98,6 +98,13 @@ async def _serving_error(request: Request, exc: ServingError) -> JSONResponse:
     return _error(exc.status, exc.message, exc.field)
 
 
+@api.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s failed", request.url.path)
+    _count(request, "error")
+    return _error(500, f"internal error ({type(exc).__name__}); see the server log", None)
+
+
 @api.exception_handler(HTTPException)
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     # FastAPI's own refusals (unparseable body, wrong method) in the same error body.
@@ -220,6 +227,10 @@ class AlphaloopService:
         self._jobs.update(zip(tickets, jobs, strict=True))
         try:
             await getattr(self.to_async, batched)(tickets)  # type: ignore[attr-defined]
+        except Exception as exc:  # e.g. BentoML's "process is overloaded" (max_latency_ms)
+            log.warning("batched scoring failed: %s: %s", type(exc).__name__, exc)
+            raise ServingError(503, f"the batcher did not take the request ({exc}); retry",
+                               None) from exc
         finally:
             for ticket in tickets:
                 self._jobs.pop(ticket, None)
