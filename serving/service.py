@@ -34,8 +34,11 @@ from starlette.responses import JSONResponse
 from alphaloop.config import Params, ServingParams, Settings, load_params
 from alphaloop.serving import answers, schemas
 from alphaloop.serving.answers import RowsJob, ServingError, TextsJob
-from pipelines.common import OFFLINE_ENV
 
+# For the libraries this process imports later (BentoML's own switch, BENTOML_DO_NOT_TRACK,
+# must be set before `bentoml serve` starts: `alphaloop serve` and the Bento set it).
+LATE_OFFLINE_ENV = {"DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true",
+                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 PARAMS_ENV = "ALPHALOOP_PARAMS"
 OVERRIDES_ENV = "ALPHALOOP_SERVING"
 log = logging.getLogger("alphaloop.serving")
@@ -164,7 +167,7 @@ class AlphaloopService:
         from alphaloop.serving.pool import ModelPool, Poller
         from serving.metrics import ServingMetrics
 
-        for key, value in OFFLINE_ENV.items():
+        for key, value in LATE_OFFLINE_ENV.items():
             os.environ.setdefault(key, value)
         # A registry that is down must fail a poll quickly, not retry for minutes.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(SERVING.registry_timeout_s)))
