@@ -8,13 +8,11 @@ Tasks (sqlite store under ``root/mlruns``):
 - ``ensemble NOCHAMP 15m``: only a challenger (its floor is unreachable): no champion;
 - ``regime BTC-USD 15m`` and the ``sentiment`` task: champions.
 
-The bench uses the same builder, so the models the tests and the benchmark serve are made the
-same way as ``dvc repro`` makes them.
+Every model goes through the stage functions ``dvc repro`` runs (train, register, gate).
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,6 @@ from alphaloop.features import FeatureConfig, build_features
 from alphaloop.registry.lifecycle import RegistryConfig
 from alphaloop.workspace import Workspace
 from tests.conftest import REPO, make_raw_bars
-
-log = logging.getLogger(__name__)
 
 TINY_MEMBERS = {
     "lightgbm": {"n_estimators": 20, "num_leaves": 7, "n_jobs": 1, "verbose": -1},
