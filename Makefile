@@ -58,6 +58,7 @@ bench: install
 	python bench/sentiment.py
 	python bench/pipeline.py
 	python bench/retrain.py
+	python bench/serving.py
 
 clean:
 	rm -rf data/raw data/validated data/features reports .alphaloop .pytest_cache .mypy_cache .ruff_cache

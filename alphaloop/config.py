@@ -147,6 +147,48 @@ class ValidateParams(_Section):
         return self
 
 
+class ServingParams(_Section):
+    """How the server follows the registry, batches requests and binds.
+
+    Attributes:
+        alias: The alias served per task (``challenger`` paper-trades a model that has not
+            been promoted); every answer names the alias and version that produced it.
+        shadow_alias: Scored beside ``alias`` and logged; returned only when a request asks
+            (``"shadow": true``). None: no shadow scoring.
+        poll_interval_s: Seconds between registry polls; a new version of the alias is loaded
+            in the background and swapped in atomically.
+        stale_after_s: A served model is marked stale in ``/models`` once the registry could
+            not be read for this long (it keeps serving the last good version).
+        registry_timeout_s: HTTP timeout of one registry call (remote tracking servers).
+        host: Interface to bind; 127.0.0.1 keeps the server local unless configured.
+        port: TCP port.
+        batching: Send ``/predict`` and ``/sentiment`` scoring through BentoML's adaptive
+            batching (off: each request is scored on its own). Off by default: for the
+            ensemble (~50 us a row on ONNX Runtime) the in-process round trip to the batcher
+            cost more than batching saved (bench/RESULTS.md, "Serving").
+        max_batch_size: Most requests in one adaptive batch.
+        max_latency_ms: BentoML's latency budget for a batched call; at 20-100 ms it answered
+            503 "overloaded" to some requests under load here, so the default is generous.
+        access_log: BentoML's access log line per request (internal batch calls included).
+        onnx: Run the direction ensemble on ONNX Runtime (its members are exported when a
+            version loads and checked against the native model on the logged input example;
+            on any difference the native model serves and ``/models`` says so).
+    """
+
+    alias: str = Field(default="champion", min_length=1)
+    shadow_alias: str | None = None
+    poll_interval_s: float = Field(default=10.0, gt=0)
+    stale_after_s: float = Field(default=60.0, gt=0)
+    registry_timeout_s: float = Field(default=10.0, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    batching: bool = False
+    max_batch_size: int = Field(default=64, ge=2)
+    max_latency_ms: int = Field(default=1000, ge=1)
+    access_log: bool = False
+    onnx: bool = True
+
+
 class Params(_Section):
     """The whole of ``params.yaml``."""
 
@@ -163,6 +205,7 @@ class Params(_Section):
     register_: GateParams = Field(default_factory=GateParams, alias="register")
     retrain: RetrainParams = Field(default_factory=RetrainParams)
     trader: TraderParams = Field(default_factory=TraderParams)
+    serving: ServingParams = Field(default_factory=ServingParams)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -248,6 +291,7 @@ class Settings(BaseSettings):
     trader_store_url: str | None = None  # None: sqlite:///.alphaloop/trader/state.db
     audit_log: Path | None = None  # None: mlruns/audit.jsonl
     registry_lock_dir: Path | None = None  # None: mlruns/locks (promotion locks, one machine)
+    api_token: SecretStr | None = None  # `alphaloop serve`: bearer token required when set
 
 
 def registry_config(root: Path = Path("."), settings: Settings | None = None) -> Any:

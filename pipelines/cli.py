@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -319,6 +320,36 @@ def audit(
     common.setup()
     with registry_errors():
         Console(width=200).print(audit_table(common.registry(), model, last))
+
+
+@app.command()
+def serve(
+    params: ParamsOpt = Path("params.yaml"),
+    host: Annotated[str | None, typer.Option(
+        help="Bind address (default serving.host, 127.0.0.1: this machine only).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default serving.port).")] = None,
+    alias: Annotated[str | None, typer.Option(
+        help="Alias served per task, e.g. challenger (default serving.alias).")] = None,
+    poll_interval: Annotated[float | None, typer.Option(
+        help="Seconds between registry polls (default serving.poll_interval_s).")] = None,
+    batching: Annotated[bool | None, typer.Option(
+        "--batching/--no-batching", help="Adaptive batching (default serving.batching).")] = None,
+) -> None:
+    """Serve every task's model from the registry over HTTP (BentoML).
+
+    /predict, /sentiment, /regime, /models; /healthz, /readyz, /metrics. A new champion is
+    picked up without a restart. ALPHALOOP_API_TOKEN, when set, is required as a bearer token.
+    """
+    from pipelines.serve import serve_command
+
+    cfg = _params(params)
+    overrides = {key: value for key, value in {
+        "host": host, "port": port, "alias": alias, "poll_interval_s": poll_interval,
+        "batching": batching}.items() if value is not None}
+    command, env, lines = _guarded(lambda: serve_command(cfg, params, overrides))
+    for line in lines:
+        err.print(line)
+    os.execvpe(command[0], command, env)  # BentoML takes over this process (and its signals)
 
 
 @app.command()

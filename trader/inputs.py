@@ -101,7 +101,7 @@ class MarketInputs:
             if task.get("symbol") != self.symbol or task.get("timeframe") != self.timeframe:
                 continue
             served = entry.get("serving") or {}
-            created = served.get("created") or served.get("since")
+            created = served.get("created")
             info = ServedModel(entry.get("model"), served.get("version"),
                                pd.Timestamp(created).to_pydatetime() if created else None,
                                (entry.get("inputs") or {}).get("context_length"),

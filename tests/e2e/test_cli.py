@@ -93,7 +93,7 @@ def test_bad_params_file_is_rejected_with_the_key(tmp_path: Path) -> None:
 def test_help_lists_the_commands() -> None:
     result = alphaloop("--help")
     assert result.returncode == 0
-    for command in ("ingest", "validate", "features", "summary"):
+    for command in ("ingest", "validate", "features", "summary", "serve"):
         assert command in result.stdout
 
 
@@ -102,3 +102,9 @@ def test_sentiment_with_a_missing_model_falls_back_to_the_lexicon(tmp_path: Path
                        str(tmp_path / "none"))
     assert result.returncode == 0, result.stderr
     assert "backend lexicon" in result.stdout and "FALLBACK" in result.stdout
+
+
+def test_serve_refuses_a_bad_setting_before_starting() -> None:
+    result = alphaloop("serve", "--port", "70000")
+    assert result.returncode == 2
+    assert "port" in result.stderr and "65535" in result.stderr

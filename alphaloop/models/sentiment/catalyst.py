@@ -40,6 +40,28 @@ class CatalystResult:
     tags: frozenset[str]
 
 
+@dataclass(frozen=True)
+class CatalystAnchors:
+    """The catalyst phrasings, embedded once, scoring texts embedded by the same encoder.
+
+    Serving embeds each text once and reuses the embedding for sentiment and catalysts.
+    """
+
+    classes: list[str]
+    owner: np.ndarray  # phrasing -> class index
+    anchors: np.ndarray  # (n_phrasings, dim) embeddings
+
+    @classmethod
+    def embed(cls, encoder: TextEncoder, catalysts: Mapping[str, str]) -> CatalystAnchors:
+        classes, owner, texts = _expand(catalysts)
+        return cls(classes, owner, encoder.encode(texts))
+
+    def scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """Cosine similarities, best phrasing per class, clipped to ``[0, 1]``."""
+        similarity = embeddings @ self.anchors.T
+        return np.clip(_best_per_class(similarity, self.owner, len(self.classes)), 0.0, 1.0)
+
+
 class CatalystTagger:
     """Scores headlines against catalyst classes and tags them.
 
@@ -62,14 +84,12 @@ class CatalystTagger:
     def from_encoder(cls, encoder: TextEncoder, catalysts: Mapping[str, str],
                      threshold: float) -> CatalystTagger:
         """Cosine-similarity tagger; the phrasings are embedded once, here."""
-        classes, owner, anchors_text = _expand(catalysts)
-        anchors = encoder.encode(anchors_text)
+        anchors = CatalystAnchors.embed(encoder, catalysts)
 
         def scorer(texts: Sequence[str]) -> np.ndarray:
-            similarity = encoder.encode(texts) @ anchors.T
-            return np.clip(_best_per_class(similarity, owner, len(classes)), 0.0, 1.0)
+            return anchors.scores(encoder.encode(texts))
 
-        return cls(classes, scorer, threshold, "embedding")
+        return cls(anchors.classes, scorer, threshold, "embedding")
 
     @classmethod
     def from_nli(cls, classifier: OnnxClassifier, catalysts: Mapping[str, str],
