@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -145,3 +146,31 @@ async def assert_store_matches_venue(store: StateStore, venue: PaperBroker,
     theirs_held = {s: q for s, q in (await venue.fetch_positions()).items() if q}
     assert ours == theirs_held
     assert store.cash(account) == (await venue.fetch_balance())[venue.quote_currency]
+
+
+# -- the trader end to end: one project (real models, registry) and one server per session --
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    from tests.integration.trader.e2e_setup import build_project
+
+    root = tmp_path_factory.mktemp("trader-project")
+    return root, build_project(root)
+
+
+@pytest.fixture(scope="session")
+def serving(project: tuple[Path, Any]) -> Iterator[Any]:
+    from tests.integration.trader.e2e_setup import Serving
+
+    server = Serving(project[0])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def frames(project: tuple[Path, Any]) -> dict[str, Any]:
+    from trader.runner import replay_frames
+
+    return replay_frames(project[1], ["BTC-USD"])
