@@ -22,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 .PHONY: install run test lint bench clean help
 
 help:
-	@echo "make run    - set up .venv and run the whole pipeline (dvc repro) + summary"
+	@echo "make run    - set up .venv, run the pipeline (dvc repro), one loop (retrain, serve, paper trade), summary"
 	@echo "make clean  - remove pipeline outputs and retrain workspaces"
 	@echo "make test   - set up .venv and run the tests"
 	@echo "make lint   - ruff and mypy"
@@ -41,6 +41,7 @@ install: $(STAMP)
 
 run: install
 	dvc repro
+	alphaloop loop
 	alphaloop summary
 
 test: install
@@ -59,6 +60,7 @@ bench: install
 	python bench/pipeline.py
 	python bench/retrain.py
 	python bench/serving.py
+	python bench/trader.py
 
 clean:
 	rm -rf data/raw data/validated data/features reports .alphaloop .pytest_cache .mypy_cache .ruff_cache

@@ -74,14 +74,18 @@ def _load(params_path: str, root: str) -> tuple[Params, Path]:
 
 @flow(name="retrain", flow_run_name="retrain-{kind}")
 def retrain(kind: ModelKind = "ensemble", params_path: str = "params.yaml",
-            root: str = ".") -> dict[str, Any]:
-    """One retraining cycle of ``kind``; fails (champion untouched) on any stage failure."""
+            root: str = ".", as_of: str | None = None) -> dict[str, Any]:
+    """One retraining cycle of ``kind``; fails (champion untouched) on any stage failure.
+
+    ``as_of``: train on the bars stamped before this UTC time only (default: all bars).
+    """
     logger = get_run_logger()
     params, base = _load(params_path, root)
     ws = new_workspace(params, base, kind, "default")
     logger.info("retraining %s in %s", kind, ws.root)
     try:
-        report = run_cycle(params, kind, ws, registry_for(base), prefect_step(params))
+        report = run_cycle(params, kind, ws, registry_for(base), prefect_step(params),
+                           as_of=as_of)
     except Exception as exc:
         create_markdown_artifact(failure_markdown(kind, exc), key=f"retrain-{kind}",
                                  description=f"retrain {kind}: failed")

@@ -365,9 +365,11 @@ def summary() -> None:
 from pipelines.retrain_cli import retrain_app  # noqa: E402 - the sub-app needs `app` defined
 
 app.add_typer(retrain_app, name="retrain")
+from pipelines.loop_cli import loop  # noqa: E402
 from pipelines.trade_cli import trade_app  # noqa: E402
 
 app.add_typer(trade_app, name="trade")
+app.command("loop")(loop)
 
 
 def main() -> None:  # pragma: no cover - console entry

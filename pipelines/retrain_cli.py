@@ -60,6 +60,9 @@ def _print_cycle(report: dict[str, Any]) -> None:
 def run(kind: KindOpt = "all", params: ParamsOpt = Path("params.yaml"),
         fan_out: Annotated[bool, typer.Option(
             "--fan-out", help="Retrain every market of retrain.fan_out.tasks on Dask.")] = False,
+        as_of: Annotated[str | None, typer.Option(
+            "--as-of", help="Train on bars stamped before this UTC time only, e.g. "
+                            "2021-12-24T00:00 (default: every bar).")] = None,
         ) -> None:
     """One retraining cycle per model now (a Prefect flow run); prints the gate's decision."""
     _prefect_env()
@@ -71,7 +74,8 @@ def run(kind: KindOpt = "all", params: ParamsOpt = Path("params.yaml"),
             for report in flows.fan_out(k, str(params), "."):  # type: ignore[arg-type]
                 _print_cycle(report)
             continue
-        state = flows.retrain(k, str(params), ".", return_state=True)  # type: ignore[arg-type]
+        state = flows.retrain(k, str(params), ".", as_of,  # type: ignore[arg-type]
+                              return_state=True)
         if state.is_failed():
             err.print(f"[red]retrain {k} failed[/red] (champion unchanged): {state.message}")
             failed = True

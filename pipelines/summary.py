@@ -23,6 +23,9 @@ REGIME_METRICS, REGIME_REGISTRY = WS.report("regime_metrics"), WS.report("regime
 WS_FILES = stage_files(WS)
 
 
+LOOP_REPORT = Path("reports/loop.json")
+
+
 def _size(path: Path) -> str:
     if not path.exists():
         return "missing"
@@ -71,7 +74,30 @@ def render(console: Console) -> bool:
                                   for f in features["top_features"][:5]))
     _models(console, shown)
     _not_shown(console, states)
+    _loop(console, LOOP_REPORT)
     return all(state.current for state in states.values())
+
+
+def _loop(console: Console, path: Path) -> None:
+    """The last ``alphaloop loop`` (retrain as of the replay, serve, paper trade), if any.
+
+    It runs after the pipeline, so it is shown only when its report is newer than the
+    validated bars it traded (never a loop over data an earlier run produced).
+    """
+    loop = _load(path)
+    if not loop or not VALIDATED_BARS.exists() or \
+            path.stat().st_mtime < VALIDATED_BARS.stat().st_mtime:
+        return
+    trade = loop["trade"]
+    models = "; ".join(f"{r['model']} v{r['version']} "
+                       f"({'champion' if r['promoted'] else 'challenger, not promoted'})"
+                       for r in loop["retrained"])
+    console.print(f"Loop: retrained as of {loop['as_of']}: {models}; served @challenger and "
+                  f"paper-traded {trade['bars']} bars out of sample: {trade['orders']} orders, "
+                  f"PnL {trade['pnl']:+,.2f} ({trade['return']:+.2%}), "
+                  f"{trade['holds']} bars on HOLD; decisions: "
+                  + ", ".join(f"{k} {v}" for k, v in trade["reasons"].items())
+                  + f". Report: reports/trader/{trade['account']}/report.json")
 
 
 def _run_line(console: Console, states: dict[str, StageState]) -> None:

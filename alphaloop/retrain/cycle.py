@@ -84,13 +84,15 @@ def with_threads(params: Params, threads: int | None) -> Params:
 def run_cycle(params: Params, kind: ModelKind, ws: Workspace, registry: RegistryConfig,
               step: Step = plain_step, *, market: str = "default",
               raw: pd.DataFrame | None = None, headlines: Path | None = None,
-              before_commit: Callable[[], None] | None = None) -> CycleReport:
+              before_commit: Callable[[], None] | None = None,
+              as_of: str | None = None) -> CycleReport:
     """Retrain one model kind on the newest window and let the gate decide.
 
     Args:
         raw: Raw bars to use instead of ingesting (the replay's as-of slice).
         headlines: The labelled headline file (sentiment); default ``data/text/headlines.csv``
             under ``registry.root``.
+        as_of: Train only on bars stamped before this UTC time (a retrain "as of" a date).
     """
     start = time.perf_counter()
     report = CycleReport(kind, market, str(ws.root))
@@ -98,7 +100,7 @@ def run_cycle(params: Params, kind: ModelKind, ws: Workspace, registry: Registry
         _sentiment(params, ws, registry, step, report,
                    headlines or registry.root / HEADLINES)
     else:
-        bars = _bars(params, ws, step, raw, report)
+        bars = _bars(params, ws, step, raw, report, as_of)
         if kind == "regime":
             from alphaloop.stages import regime
 
@@ -112,12 +114,12 @@ def run_cycle(params: Params, kind: ModelKind, ws: Workspace, registry: Registry
 
 
 def _bars(params: Params, ws: Workspace, step: Step, raw: pd.DataFrame | None,
-          report: CycleReport) -> pd.DataFrame:
+          report: CycleReport, as_of: str | None = None) -> pd.DataFrame:
     from alphaloop.stages import data
 
     window = params.retrain.training_window_days
     if raw is None:
-        raw = step("ingest", data.ingest, params.ingest, ws, None, window).frame
+        raw = step("ingest", data.ingest, params.ingest, ws, None, window, as_of).frame
     bars, _ = step("validate", data.validate, params.validate_, raw, "retrain window", ws,
                    False)
     report.window = {"first": str(bars["timestamp"].iloc[0]),

@@ -28,13 +28,24 @@ class StageOutput:
 
 def ingest(params: IngestParams, ws: Workspace | None,
            progress: Callable[[int], None] | None = None,
-           window_days: float | None = None) -> StageOutput:
-    """Load bars from the configured source; keep the newest ``window_days`` when given."""
+           window_days: float | None = None, as_of: str | None = None) -> StageOutput:
+    """Load bars from the configured source; keep the newest ``window_days`` when given.
+
+    ``as_of`` (a UTC time) keeps only bars stamped before it, as if the run happened then;
+    the window ends at the newest of those.
+    """
     from alphaloop.data.sources import fetch_ccxt, load_bars
 
     source = params.source
     raw = fetch_ccxt(source, progress=progress) if isinstance(source, CcxtSource) \
         else load_bars(source)
+    if as_of is not None and len(raw):
+        cut = pd.Timestamp(as_of)
+        cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut
+        stamps = pd.to_datetime(raw["timestamp"], utc=True, errors="coerce")
+        raw = raw[stamps < cut].reset_index(drop=True)
+        if raw.empty:
+            raise ValueError(f"no bars of the source before as_of {as_of}")
     if window_days is not None and len(raw):
         stamps = pd.to_datetime(raw["timestamp"], utc=True, errors="coerce")
         raw = raw[stamps > stamps.max() - pd.Timedelta(days=window_days)].reset_index(drop=True)
