@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.flows.conftest import free_port as _free_port
+from tests.integration.flows.conftest import stop as _stop
+from tests.integration.flows.conftest import wait_for as _wait
 from tests.integration.flows.conftest import write_project
-from tests.integration.flows.test_serve import _free_port, _stop, _wait
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
