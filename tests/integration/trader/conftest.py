@@ -41,6 +41,12 @@ class StoreSpec:
     def cli(self) -> list[str]:
         return ["--store", self.url] + (["--schema", self.schema] if self.schema else [])
 
+    @property
+    def url_in_schema(self) -> str:
+        """One URL for both backends (``ALPHALOOP_TRADER_STORE_URL``): on PostgreSQL the
+        connection searches the test's schema first, so the store's tables land there."""
+        return f"{self.url}?options=-csearch_path%3D{self.schema}" if self.schema else self.url
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreSpec]:
@@ -54,6 +60,8 @@ def store_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store
     except OperationalError as exc:
         pytest.skip(f"PostgreSQL unreachable at {PG_URL} (.ci/run starts it): {exc}")
     schema = f"trader_test_{uuid.uuid4().hex[:12]}"
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
         yield StoreSpec(PG_URL, schema)
     finally:

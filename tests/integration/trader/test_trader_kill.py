@@ -16,45 +16,20 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from tests.conftest import REPO
-from tests.integration.trader.conftest import PG_URL
+from tests.integration.trader.conftest import StoreSpec
 from tests.integration.trader.e2e_setup import REPLAY_BARS, TOKEN
 from trader.brokers.paper import PaperBroker
 from trader.store import StateStore
 
 pytestmark = pytest.mark.integration
 KILLS = 10
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'state.db'}"
-        return
-    engine = create_engine(PG_URL)
-    try:
-        engine.connect().close()
-    except OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {PG_URL} (.ci/run starts it): {exc}")
-    schema = f"trader_kill_{uuid.uuid4().hex[:10]}"
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:  # the store's tables land in the schema the connection searches first
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def _decided(store_url: str, account: str) -> int:
@@ -68,8 +43,9 @@ def _decided(store_url: str, account: str) -> int:
 
 
 def test_random_sigkills_of_the_trader_lose_and_duplicate_nothing(
-        project: tuple[Path, Any], serving: Any, store_url: str, tmp_path: Path) -> None:
+        project: tuple[Path, Any], serving: Any, store_spec: StoreSpec, tmp_path: Path) -> None:
     root, _ = project
+    store_url = store_spec.url_in_schema
     env = {**os.environ, "ALPHALOOP_TRADER_STORE_URL": store_url, "ALPHALOOP_API_TOKEN": TOKEN,
            "PYTHONPATH": str(REPO), "ALPHALOOP_LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "pipelines.cli", "trade", "--params",
