@@ -249,6 +249,9 @@ class XGBoostMember(Member):
         return member
 
 
+VOLATILE_CATBOOST_METADATA = ("model_guid", "train_finish_time")
+
+
 @register_member
 class CatBoostMember(Member):
     """``catboost.CatBoostClassifier``, shrunk to its best iteration (``use_best_model``)."""
@@ -270,6 +273,12 @@ class CatBoostMember(Member):
         model = cb.CatBoostClassifier(**self.params)
         model.fit(X, y, eval_set=(X_val, y_val), early_stopping_rounds=early_stopping_rounds,
                   use_best_model=True)
+        # A random guid and the wall-clock finish time are the only bytes that differ between
+        # two identical fits: dropped, the saved .cbm (and its ONNX export) are reproducible.
+        metadata = model.get_metadata()
+        for key in VOLATILE_CATBOOST_METADATA:
+            if key in metadata:
+                del metadata[key]
         self.model = model
         self.best_iteration = int(model.tree_count_)
         return self

@@ -163,3 +163,17 @@ def test_config_weights_are_normalised() -> None:
     config = PredictorConfig(weights={"lightgbm": 2.0, "xgboost": 1.0, "catboost": 1.0})
     assert config.member_weights() == pytest.approx(
         {"lightgbm": 0.5, "xgboost": 0.25, "catboost": 0.25})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_identical_fits_save_byte_identical_files(name: str, tmp_path: Path) -> None:
+    # DVC hashes the model folder: an unchanged model must hash the same (CatBoost writes a
+    # random guid and the finish time unless they are dropped).
+    X, y = _data(signal=1.0)
+    saved = []
+    for run in ("a", "b"):
+        member = create_member(name, SMALL[name]).fit(X[:900], y[:900], X[900:], y[900:], 10)
+        path = tmp_path / f"{run}{member.suffix}"
+        member.save(path)
+        saved.append(path.read_bytes())
+    assert saved[0] == saved[1]

@@ -36,6 +36,14 @@ def test_export_writes_one_graph_per_member(exported: tuple[EnsemblePredictor,
         assert all(v <= TARGET_OPSET for v in default)
 
 
+def test_a_second_export_is_byte_identical(exported: tuple[EnsemblePredictor, dict[str, Path]],
+                                           tmp_path: Path) -> None:
+    predictor, first = exported
+    second = export_onnx(predictor, tmp_path)
+    for name, path in first.items():
+        assert path.read_bytes() == second[name].read_bytes(), name
+
+
 def _max_diffs(native: EnsemblePredictor, runtime: OnnxEnsemble,
                rows: pd.DataFrame) -> tuple[np.ndarray, float]:
     members = np.abs(native.member_proba(rows) - runtime.member_proba(rows)).max(axis=0)
