@@ -70,6 +70,11 @@ class Workspace:
         """``reports/<name>.json`` (ingest, validation, features, train_metrics, ...)."""
         return self.reports / f"{name}.json"
 
+    def registered(self, kind: str) -> Path:
+        """``reports/registered/<kind>.json``: which model a stage registered, identified by
+        content only (task, model and data hashes), so it is the same file on any machine."""
+        return self.reports / "registered" / f"{kind}.json"
+
     def metrics(self, name: str) -> Path:
         """``reports/metrics/<name>.json``: the few headline numbers ``dvc metrics`` shows."""
         return self.reports / "metrics" / f"{name}.json"

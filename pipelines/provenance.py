@@ -49,7 +49,7 @@ def stage_files(ws: Workspace) -> dict[str, StageFiles]:
                                    ("features",)),
         "backtest": StageFiles((ws.features, *predictions), (), ws.report("backtest_metrics"),
                                ("walk_forward",)),
-        "register": StageFiles((ws.features,), (), ws.report("registry"), ("train",)),
+        "register": StageFiles((ws.features,), (), ws.registered("ensemble"), ("train",)),
         "train_sentiment": StageFiles((ws.path(HEADLINES),), (), ws.report("sentiment_metrics"),
                                       ()),
         "train_regime": StageFiles((ws.validated_bars,), (), ws.report("regime_metrics"),

@@ -151,8 +151,9 @@ def _models(console: Console, shown: dict[str, dict[str, Any] | None]) -> None:
     if backtest:
         _backtest(console, backtest)
     _side_models(console, shown)
-    registries = (shown["register"], _load(SENTIMENT_REGISTRY) if shown["train_sentiment"]
-                  else None, _load(REGIME_REGISTRY) if shown["train_regime"] else None)
+    registries = (_registered(console, shown["register"]),
+                  _load(SENTIMENT_REGISTRY) if shown["train_sentiment"] else None,
+                  _load(REGIME_REGISTRY) if shown["train_regime"] else None)
     for report in registries:
         if report:
             _registry_line(console, report)
@@ -187,6 +188,20 @@ def _backtest(console: Console, backtest: dict[str, Any]) -> None:
     logged = f"; MLflow run {run['run_id']}" if run else ""
     console.print(f"Tear sheet: {WS.tear_sheet} (strategy against buy-and-hold, charts and "
                   f"monthly returns){logged}; pictures in {WS.plots}/")
+
+
+def _registered(console: Console, identity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The registry's answer for the model the register stage recorded. Versions and run ids
+    live in the git-ignored reports/registry.json, absent after a `dvc pull`."""
+    if identity is None:
+        return None
+    details = _load(REGISTRY_REPORT)
+    if details is not None and details.get("model") == identity["model"]:
+        return details
+    console.print(f"Registry: {identity['model']} holds this model (model_hash "
+                  f"{str(identity['model_hash'])[:12]}, registered by another run); "
+                  "`alphaloop models` shows its versions and aliases.")
+    return None
 
 
 def _registry_line(console: Console, registry: dict[str, Any]) -> None:

@@ -78,7 +78,17 @@ def register_ensemble(params: Params, features: pd.DataFrame, predictor: Ensembl
         candidate.artifacts["drift"] = profile
         result = register_candidate(candidate, registry, before_commit)
     write_json(ws.report("registry"), result.to_dict())
+    write_json(ws.registered("ensemble"), registered_identity(result.name, candidate))
     return result
+
+
+def registered_identity(name: str, candidate: Candidate) -> dict[str, Any]:
+    """What was registered, by content: the registry's own answer (version, run id, gate)
+    differs from machine to machine, this does not (DVC hashes it as the stage's output)."""
+    from alphaloop.registry.lineage import params_hash
+
+    return {"model": name, "model_hash": candidate.model_hash,
+            "data_version": candidate.data_version, "params_hash": params_hash(candidate.params)}
 
 
 def _artifacts(ws: Workspace) -> dict[str, Any]:

@@ -64,7 +64,8 @@ def test_repro_writes_every_stage_output(project: Path) -> None:
     for path in ("data/raw/bars.parquet", "data/validated/bars.parquet",
                  "data/features/features.parquet", "reports/data_docs/index.html",
                  "models/ensemble/manifest.json", "reports/backtest_metrics.json",
-                 "reports/registry.json", "models/regime/model.onnx",
+                 "reports/registry.json", "reports/registered/ensemble.json",
+                 "models/regime/model.onnx",
                  "reports/regime_registry.json", "models/sentiment/manifest.json"):
         assert (project / path).exists(), path
     features = json.loads((project / "reports/features.json").read_text())
@@ -230,6 +231,9 @@ def test_a_clone_after_dvc_pull_is_current_and_rebuilds_byte_for_byte(
     assert "reports/metrics/backtest.json" in shown[""]["data"]
     _run(clone, "dvc", "pull")
     assert json.loads(_run(clone, "dvc", "status", "--json").stdout) == {}
+    summary = _run(clone, sys.executable, "-m", "pipelines.cli", "summary").stdout
+    assert "9 of 9 stage reports from this run" in summary  # pulled, so current
+    assert "registered by another run" in summary  # the registry is not in DVC
     # Re-run stages from scratch in this other directory: the same bytes, a clean tree.
     _run(clone, "dvc", "repro", "--force", "--single-item", "validate", "train", "backtest")
     assert _run(clone, "git", "status", "--porcelain").stdout == ""
