@@ -115,7 +115,8 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
 def record_backtest(params: Params, features: pd.DataFrame, outcome: BacktestOutcome,
                     ws: Workspace, registry: RegistryConfig) -> str:
     """Log the backtest as an MLflow run (params, strategy and buy-and-hold metrics, the
-    features it traded, tear sheet and plots, ``params.yaml``/``dvc.lock``); its run id."""
+    predictions it traded as its input dataset, tear sheet and plots, ``params.yaml`` and
+    ``dvc.lock``); return its run id."""
     import mlflow
 
     registry.connect()
@@ -123,6 +124,7 @@ def record_backtest(params: Params, features: pd.DataFrame, outcome: BacktestOut
     summary = outcome.summary
     recipe = model_params(params, "ensemble", ENSEMBLE_SECTIONS)
     data_version = file_md5(ws.features) if ws.features.exists() else None
+    predictions = ws.walk_forward_predictions
     what = f"backtest {symbol} {timeframe} h{params.target.horizon}"
     with mlflow.start_run(run_name=run_name(what, summary["out_of_sample"]["last"])) as run:
         log_contents(
@@ -131,9 +133,12 @@ def record_backtest(params: Params, features: pd.DataFrame, outcome: BacktestOut
                                              "strategy_cost_aware", "windows") if k in summary},
             tags={"alphaloop.kind": "backtest", "symbol": symbol, "timeframe": timeframe,
                   "data_version": data_version or "unknown", "params_hash": params_hash(recipe)},
-            data=InputData(features, f"{symbol} {timeframe} features",
-                           "data/features/features.parquet", data_version,
-                           market_tags(params, features, ws)),
+            data=InputData(outcome.result.predictions.reset_index(),
+                           f"{symbol} {timeframe} walk-forward predictions",
+                           "data/predictions/walk_forward.parquet",
+                           file_md5(predictions) if predictions.exists() else None,
+                           {**market_tags(params, features, ws),
+                            "features_version": data_version or "unknown"}),
             artifacts={"tear_sheet": ws.tear_sheet,
                        "reports": (ws.report("backtest_metrics"), ws.reports / "walk_forward.csv"),
                        "plots": tuple(ws.plots / name for name in BACKTEST_PLOTS)},

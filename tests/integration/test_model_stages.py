@@ -137,8 +137,10 @@ def test_train_evaluate_register(project, registry: RegistryConfig) -> None:  # 
     assert run.data.metrics["buy_and_hold.total_return"] == \
         pytest.approx(summary["buy_and_hold"]["total_return"])
     assert "tear_sheet/tear_sheet.html" in artifacts
-    assert_lineage(run, artifacts, file_md5(ws.features), ("equity.png",),
+    assert_lineage(run, artifacts, file_md5(ws.walk_forward_predictions), ("equity.png",),
                    ("backtest.fee_bps", "risk.vol_window", "train.members.lightgbm.num_leaves"))
+    (traded,) = run.inputs.dataset_inputs
+    assert {t.key: t.value for t in traded.tags}["features_version"] == file_md5(ws.features)
 
     report = register_ensemble(params, feats, result.predictor, ws, registry,
                                backtest=summary, oof_metrics=metrics)
