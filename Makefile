@@ -8,7 +8,7 @@ EXTRAS ?= dev
 # The install is redone only when the dependency spec changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)-$(EXTRAS)
 
-# No telemetry or hub calls from anything make starts (see ENVIRONMENT.md in the docs).
+# No telemetry or hub calls from anything make starts (README.md, "Configuration", Offline).
 export GX_ANALYTICS_ENABLED = false
 export DO_NOT_TRACK = true
 export MLFLOW_DISABLE_TELEMETRY = true
@@ -23,7 +23,8 @@ export PATH := $(BIN):$(PATH)
 
 help:
 	@echo "make run    - set up .venv, run the pipeline (dvc repro), one loop (retrain, serve, paper trade), summary"
-	@echo "make clean  - remove pipeline outputs and retrain workspaces"
+	@echo "make clean  - remove pipeline outputs (git-ignored files under data/ models/ reports/"
+	@echo "              .alphaloop/); tracked files, committed reports and mlruns/ stay"
 	@echo "make test   - set up .venv and run the tests"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks, results in bench/RESULTS.md"
@@ -62,5 +63,8 @@ bench: install
 	python bench/serving.py
 	python bench/trader.py
 
+# Outputs only: git-ignored files, so tracked files (the .gitignore files DVC needs, the
+# committed reports, data/text/headlines.csv) stay. The MLflow registry in mlruns/ stays too.
 clean:
-	rm -rf data/raw data/validated data/features reports .alphaloop .pytest_cache .mypy_cache .ruff_cache
+	git clean -fdX -- data models reports .alphaloop
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

@@ -93,6 +93,9 @@ class CcxtSource(_Section):
     until: str | None = None
     page_limit: int = Field(default=1000, gt=0, le=5000)
     max_bars: int = Field(default=20_000, gt=0)
+    retries: int = Field(default=5, ge=1)  # attempts per page on network errors
+    retry_wait_s: float = Field(default=1.0, ge=0)  # first backoff; doubles, at most 30 s
+    cache_dir: str | None = ".alphaloop/cache/ccxt"  # closed bars kept here; None: no cache
 
     @field_validator("timeframe")
     @classmethod

@@ -43,8 +43,20 @@ class Workspace:
         return self.root / "data/predictions/oof.parquet"
 
     @property
+    def walk_forward_windows(self) -> Path:
+        return self.root / "data/predictions/walk_forward_windows.parquet"
+
+    @property
+    def walk_forward_predictions(self) -> Path:
+        return self.root / "data/predictions/walk_forward.parquet"
+
+    @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def tear_sheet(self) -> Path:
+        return self.reports / "tear_sheet.html"
 
     @property
     def plots(self) -> Path:
@@ -58,6 +70,15 @@ class Workspace:
         """``reports/<name>.json`` (ingest, validation, features, train_metrics, ...)."""
         return self.reports / f"{name}.json"
 
+    def registered(self, kind: str) -> Path:
+        """``reports/registered/<kind>.json``: which model a stage registered, identified by
+        content only (task, model and data hashes), so it is the same file on any machine."""
+        return self.reports / "registered" / f"{kind}.json"
+
+    def metrics(self, name: str) -> Path:
+        """``reports/metrics/<name>.json``: the few headline numbers ``dvc metrics`` shows."""
+        return self.reports / "metrics" / f"{name}.json"
+
     def model_dir(self, kind: str) -> Path:
         """``models/<kind>`` (ensemble, ensemble_onnx, sentiment, regime)."""
         return self.root / "models" / kind
@@ -66,6 +87,13 @@ class Workspace:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A table for ``dvc plots`` and people: 8 significant digits keep the committed files
+    small and their diffs readable."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, float_format="%.8g")
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -94,4 +122,13 @@ def file_md5(path: Path) -> str:
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def dir_md5(path: Path) -> str:
+    """One md5 over a folder's files (relative names and contents, in name order): equal
+    exactly when every file is byte-identical, like DVC's hash of a directory output."""
+    digest = hashlib.md5()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}:{file_md5(file)}\n".encode())
     return digest.hexdigest()

@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from alphaloop.config import BundledSource, ConfigError, IngestParams, Params, load_params
 from pipelines import common
@@ -19,7 +20,7 @@ app = typer.Typer(
     help="alphaloop: versioned market data, leakage-safe ML, registry, serving and trading.",
     no_args_is_help=True, add_completion=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays one line, however long
 T = TypeVar("T")
 
 SENTIMENT_DIR, REGIME_DIR = common.WS.model_dir("sentiment"), common.WS.model_dir("regime")
@@ -50,9 +51,39 @@ def _params(path: Path) -> Params:
 
 
 def _guarded(fn: Callable[[], T]) -> T:
-    with _clear_errors():
+    from pipelines.console import progress_display
+
+    with _clear_errors(), progress_display():
         return fn()
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"alphaloop {version('alphaloop')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    log_format: Annotated[str | None, typer.Option(
+        "--log-format", help="text (default) or json: one JSON object per log line, for "
+        "log collectors (or set ALPHALOOP_LOG_FORMAT).")] = None,
+) -> None:
+    """alphaloop: versioned market data, leakage-safe ML, registry, serving and trading."""
+    from pipelines.console import FORMAT_ENV, FORMATS
+
+    if log_format is not None:
+        if log_format not in FORMATS:
+            err.print(f"[red]error:[/red] --log-format {log_format!r}: choose "
+                      f"{' or '.join(FORMATS)}")
+            raise typer.Exit(2)
+        os.environ[FORMAT_ENV] = log_format  # every command's set-up (and children) read it
 
 
 @app.command()
@@ -176,6 +207,49 @@ def train(params: ParamsOpt = Path("params.yaml")) -> None:
     Console().print(scores_table(result.metrics, "Out-of-fold metrics (purged k-fold)"))
     Console().print(scores_table(result.metrics["holdout"], "Holdout (the newest rows, never "
                                  "trained on: what the gate scores)"))
+
+
+@app.command()
+def tune(
+    params: ParamsOpt = Path("params.yaml"),
+    trials: Annotated[int, typer.Option(min=1, help="Optuna trials per search.")] = 10,
+    timeout: Annotated[float | None, typer.Option(
+        help="Seconds per search (each outer fold, then the final one).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the tuned train.members as YAML here (params.yaml is never changed).")
+    ] = None,
+) -> None:
+    """Tune member hyperparameters (Optuna), nested inside the purged folds.
+
+    Each outer purged fold is tuned on its training part only and scored on its test part,
+    beside the configured members on the same folds; the gate's holdout is never used. Then
+    one search on all training rows gives the members to paste into params.yaml.
+    """
+    import yaml
+
+    from alphaloop.stages.ensemble import tune_members
+    from alphaloop.workspace import read_frame
+
+    cfg = _params(params)
+    result = _guarded(lambda: tune_members(cfg, read_frame(common.WS.features), trials,
+                                           timeout))
+    table = Table(title=f"Nested purged CV: ensemble log loss on each outer test fold "
+                        f"({trials} trials per fold; lower is better)")
+    for col in ("fold", "test rows", "tuned", "configured"):
+        table.add_column(col, justify="right")
+    for fold in result.folds:
+        table.add_row(str(fold.fold), f"{fold.test_rows:,}", f"{fold.tuned_log_loss:.4f}",
+                      f"{fold.default_log_loss:.4f}")
+    table.add_row("all", f"{sum(f.test_rows for f in result.folds):,}",
+                  f"{result.tuned_log_loss:.4f}", f"{result.default_log_loss:.4f}")
+    Console().print(table)
+    text = yaml.safe_dump({"train": {"members": result.members}}, sort_keys=False)
+    typer.echo("Members tuned on all training rows (paste into params.yaml if the nested "
+               "estimate says tuning helps):\n" + text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        typer.echo(f"written to {out}")
 
 
 @app.command()

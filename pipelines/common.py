@@ -14,6 +14,8 @@ from alphaloop.workspace import Workspace
 # DVC's workspace: the project root, with the paths dvc.yaml names.
 WS = Workspace(Path("."))
 HEADLINES = Path("data/text/headlines.csv")
+# Per-run records that change every run (MLflow run ids): git-ignored, never a DVC output.
+RUNS = WS.reports / "runs"
 
 # No telemetry or hub calls from any entry point (the README's "Offline" section).
 OFFLINE_ENV = {
@@ -32,17 +34,18 @@ OFFLINE_ENV = {
 RUNTIME_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
-def setup(level: str | None = None) -> None:
-    """Entry-point set-up: offline switches and readable logging (never at import time)."""
+def setup(level: str | None = None, log_format: str | None = None) -> None:
+    """Entry-point set-up: offline switches and quiet, readable logging (never at import).
+
+    ``log_format``: ``text`` or ``json`` (default: ``ALPHALOOP_LOG_FORMAT``, else text);
+    see :mod:`pipelines.console`.
+    """
+    from pipelines import console
+
     for key, value in {**OFFLINE_ENV, **RUNTIME_ENV}.items():
         os.environ.setdefault(key, value)
     level = level or os.environ.get("ALPHALOOP_LOG_LEVEL", "INFO").upper()
-    # Plain lines: DVC pipes stage output, where rich's wrapping would garble long messages.
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S", force=True)
-    # GX and DVC are chatty at INFO; their warnings still show.
-    for noisy in ("great_expectations", "urllib3", "ccxt"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    console.configure_logging(level, console.log_format(log_format))
 
 
 def registry(root: Path = Path(".")) -> RegistryConfig:
@@ -63,12 +66,18 @@ def run_stage(main: Callable[[], object], stage: str | None = None) -> None:
     from alphaloop.data.sources import SourceError
     from alphaloop.data.validation import DataValidationError
     from pipelines import provenance
+    from pipelines.console import progress_display
 
-    setup()
+    try:
+        setup()
+    except ValueError as exc:  # a bad ALPHALOOP_LOG_FORMAT
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     stage = stage or _stage_name()
     recorded = stage in provenance.stage_files(WS)
     try:
-        main()
+        with progress_display():
+            main()
     except DataValidationError as exc:
         _fail(stage if recorded else None, f"validation failed: {exc}")
     except (ConfigError, SourceError, FileNotFoundError, ValueError) as exc:

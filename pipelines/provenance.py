@@ -2,10 +2,13 @@
 
 Every DVC stage shell records, when it ends, ``reports/status/<stage>.json``: ``ok`` with the
 md5 of each file it read and wrote and the data version (the md5 of the ingested bars), or
-``failed`` with the error. On success the same record goes into the stage's report as
-``run``. A stage's report is *current* when it succeeded after its last failure, the files it
-read are still the files there now, and the stages it read from are current themselves;
-otherwise it is *stale* (from an earlier run), *failed* or *not run*.
+``failed`` with the error, and the time. On success the same record, without the time, goes
+into the stage's report as ``run``: reports are committed with the pipeline, so they hold
+nothing that differs between two runs on the same data (the status files are git-ignored).
+A stage's report is *current* when it succeeded after its last failure, the files it read and
+wrote are still the files there now, and the stages it read from are current themselves;
+otherwise it is *stale* (from an earlier run, or its output was replaced since), *failed* or
+*not run*.
 """
 
 from __future__ import annotations
@@ -33,16 +36,20 @@ class StageFiles:
 
 def stage_files(ws: Workspace) -> dict[str, StageFiles]:
     """The pipeline's stages in order, with the files that chain them."""
+    predictions = (ws.walk_forward_windows, ws.walk_forward_predictions)
     return {
         "ingest": StageFiles((), (ws.raw_bars,), ws.report("ingest"), ()),
         "validate": StageFiles((ws.raw_bars,), (ws.validated_bars,), ws.report("validation"),
                                ("ingest",)),
         "features": StageFiles((ws.validated_bars,), (ws.features,), ws.report("features"),
                                ("validate",)),
-        "train": StageFiles((ws.features,), (), ws.report("train_metrics"), ("features",)),
-        "evaluate": StageFiles((ws.features,), (), ws.report("backtest_metrics"),
-                               ("features",)),
-        "register": StageFiles((ws.features,), (), ws.report("registry"), ("train", "evaluate")),
+        "train": StageFiles((ws.features,), (ws.oof_predictions,), ws.report("train_metrics"),
+                            ("features",)),
+        "walk_forward": StageFiles((ws.features,), predictions, ws.report("walk_forward"),
+                                   ("features",)),
+        "backtest": StageFiles((ws.features, *predictions), (), ws.report("backtest_metrics"),
+                               ("walk_forward",)),
+        "register": StageFiles((ws.features,), (), ws.registered("ensemble"), ("train",)),
         "train_sentiment": StageFiles((ws.path(HEADLINES),), (), ws.report("sentiment_metrics"),
                                       ()),
         "train_regime": StageFiles((ws.validated_bars,), (), ws.report("regime_metrics"),
@@ -65,10 +72,10 @@ def _md5s(paths: tuple[Path, ...]) -> dict[str, str]:
 def record_success(ws: Workspace, stage: str) -> dict[str, Any]:
     """Write the stage's ``ok`` record and stamp it into its report as ``run``."""
     files = stage_files(ws)[stage]
-    record = {"stage": stage, "status": "ok", "finished": _now(),
+    record = {"stage": stage, "status": "ok",
               "data_version": file_md5(ws.raw_bars) if ws.raw_bars.is_file() else None,
               "reads": _md5s(files.reads), "writes": _md5s(files.writes)}
-    write_json(status_path(ws, stage), record)
+    write_json(status_path(ws, stage), {**record, "finished": _now()})
     if files.report.is_file():
         write_json(files.report, {**read_json(files.report), "run": record})
     return record
@@ -87,6 +94,7 @@ class StageState:
     state: str
     detail: str = ""
     record: dict[str, Any] | None = None
+    finished: str | None = None  # when this machine last ran it (the status file)
 
     @property
     def current(self) -> bool:
@@ -119,14 +127,19 @@ def _state(ws: Workspace, stage: str, files: StageFiles,
     record = report.get("run")
     if not isinstance(record, dict):
         return StageState(stage, "stale", "the report has no run record (an older run)")
-    for path, md5 in record.get("reads", {}).items():
-        now = file_md5(Path(path)) if Path(path).is_file() else None
-        if now != md5:
-            return StageState(stage, "stale", f"{path} has changed since this report was "
-                              "written", record)
+    for kind in ("reads", "writes"):
+        for path, md5 in record.get(kind, {}).items():
+            now = file_md5(Path(path)) if Path(path).is_file() else None
+            if now != md5:
+                why = ("is missing" if now is None else
+                       "has changed since this report was written" if kind == "reads" else
+                       "is not the file this stage wrote (replaced since, e.g. by a CLI "
+                       "command writing to the pipeline's path)")
+                return StageState(stage, "stale", f"{path} {why}", record)
     behind = [s for s in files.upstream if not states[s].current]
     if behind:
         return StageState(stage, "stale", f"made from an earlier run: {', '.join(behind)} "
                           f"{'is' if len(behind) == 1 else 'are'} "
                           f"{' / '.join(states[s].state for s in behind)}", record)
-    return StageState(stage, "current", "", record)
+    finished = status.get("finished") if status else None
+    return StageState(stage, "current", "", record, finished)

@@ -1,7 +1,8 @@
 """DVC stage ``register``: the trained ensemble becomes its task's challenger; the gate decides.
 
 The gate scores this model and the task's champion afresh on the same holdout; see
-:mod:`alphaloop.registry.lifecycle`.
+:mod:`alphaloop.registry.lifecycle`. A model identical to a registered version (same bytes,
+same data) is reported as that version, not registered again.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from pipelines.common import WS, registry, run_stage
 
 
 def main() -> None:
+    # The backtest is logged as its own MLflow run (pipelines.backtest): a cost change
+    # re-runs the backtest alone and never registers a copy of an unchanged model.
     def stage() -> None:
-        backtest = WS.report("backtest_metrics")
         register_ensemble(load_params(), read_frame(WS.features),
                           EnsemblePredictor.load(WS.model_dir("ensemble")), WS, registry(),
-                          backtest=read_json(backtest) if backtest.exists() else None,
-                          oof_metrics=read_json(WS.report("train_metrics")))
+                          oof_metrics=read_json(WS.report("train_metrics")),
+                          reuse_identical=True)
 
     run_stage(stage)
 

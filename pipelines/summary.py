@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alphaloop.workspace import read_json
-from pipelines.common import WS
+from pipelines.common import RUNS, WS
 from pipelines.provenance import StageState, stage_files, stage_states
 
 RAW_BARS, VALIDATED_BARS, FEATURES = WS.raw_bars, WS.validated_bars, WS.features
@@ -104,8 +104,10 @@ def _run_line(console: Console, states: dict[str, StageState]) -> None:
     record = states["ingest"].record
     if record and states["ingest"].current:
         version = str(record.get("data_version") or "?")[:12]
-        console.print(f"Run: data version {version} (md5 of {RAW_BARS}), ingested "
-                      f"{record['finished']}; {sum(s.current for s in states.values())} of "
+        when = states["ingest"].finished
+        console.print(f"Run: data version {version} (md5 of {RAW_BARS})"
+                      f"{f', ingested {when}' if when else ''}; "
+                      f"{sum(s.current for s in states.values())} of "
                       f"{len(states)} stage reports from this run")
     else:
         console.print(f"Run: no current ingest ({states['ingest'].state}); only stages "
@@ -160,7 +162,7 @@ def scores_table(metrics: dict[str, Any], title: str) -> Table:
 
 def _models(console: Console, shown: dict[str, dict[str, Any] | None]) -> None:
     """Out-of-sample model quality beside the baselines, the backtest and the registry."""
-    train, backtest = shown["train"], shown["evaluate"]
+    train, backtest = shown["train"], shown["backtest"]
     if train:
         console.print(scores_table(train, f"Direction model, out-of-fold (purged k-fold), "
                                           f"{train['data']['rows']:,} labelled bars, "
@@ -175,8 +177,9 @@ def _models(console: Console, shown: dict[str, dict[str, Any] | None]) -> None:
     if backtest:
         _backtest(console, backtest)
     _side_models(console, shown)
-    registries = (shown["register"], _load(SENTIMENT_REGISTRY) if shown["train_sentiment"]
-                  else None, _load(REGIME_REGISTRY) if shown["train_regime"] else None)
+    registries = (_registered(console, shown["register"]),
+                  _load(SENTIMENT_REGISTRY) if shown["train_sentiment"] else None,
+                  _load(REGIME_REGISTRY) if shown["train_regime"] else None)
     for report in registries:
         if report:
             _registry_line(console, report)
@@ -207,6 +210,24 @@ def _backtest(console: Console, backtest: dict[str, Any]) -> None:
                       f"traded in {aware['windows_trading']} of {aware['windows']} windows "
                       "(entry rule chosen on each window's training data; no edge after costs "
                       "means no trade)")
+    run = _load(RUNS / "backtest.json")
+    logged = f"; MLflow run {run['run_id']}" if run else ""
+    console.print(f"Tear sheet: {WS.tear_sheet} (strategy against buy-and-hold, charts and "
+                  f"monthly returns){logged}; pictures in {WS.plots}/")
+
+
+def _registered(console: Console, identity: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The registry's answer for the model the register stage recorded. Versions and run ids
+    live in the git-ignored reports/registry.json, absent after a `dvc pull`."""
+    if identity is None:
+        return None
+    details = _load(REGISTRY_REPORT)
+    if details is not None and details.get("model") == identity["model"]:
+        return details
+    console.print(f"Registry: {identity['model']} holds this model (model_hash "
+                  f"{str(identity['model_hash'])[:12]}, registered by another run); "
+                  "`alphaloop models` shows its versions and aliases.")
+    return None
 
 
 def _registry_line(console: Console, registry: dict[str, Any]) -> None:

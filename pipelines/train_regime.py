@@ -11,7 +11,8 @@ from pipelines.common import WS, registry, run_stage
 def main() -> None:
     def stage() -> None:
         params, bars = load_params(), read_frame(WS.validated_bars)
-        register_regime(params, bars, train(params, bars, WS), WS, registry())
+        register_regime(params, bars, train(params, bars, WS), WS, registry(),
+                        reuse_identical=True)
 
     run_stage(stage)
 

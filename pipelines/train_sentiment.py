@@ -12,7 +12,7 @@ def main() -> None:
     def stage() -> None:
         params, headlines = load_params(), load_headlines(HEADLINES)
         register_sentiment(params, headlines, HEADLINES, train(params, headlines, WS), WS,
-                           registry())
+                           registry(), reuse_identical=True)
 
     run_stage(stage)
 

@@ -5,7 +5,9 @@
 - :mod:`alphaloop.backtest.stats`: Sharpe, Sortino, drawdown, the deflated Sharpe ratio...
 - :func:`backtest_from_strategy` / :func:`optimize_parameters`: rule-based strategies.
 - :func:`walk_forward_backtest`: retrain a classifier window by window and trade only its
-  out-of-sample predictions through :mod:`alphaloop.signals`.
+  out-of-sample predictions through :mod:`alphaloop.signals`; its two halves,
+  :func:`walk_forward_predict` and :func:`trade_walk_forward`, let a pipeline keep the
+  predictions and re-trade them when only costs or rules change.
 """
 
 from alphaloop.backtest.engine import BacktestResult, buy_and_hold, run_backtest, simulate
@@ -22,7 +24,12 @@ from alphaloop.backtest.stats import (
     sortino_ratio,
 )
 from alphaloop.backtest.strategy import backtest_from_strategy, optimize_parameters
-from alphaloop.backtest.walk_forward import WalkForwardResult, walk_forward_backtest
+from alphaloop.backtest.walk_forward import (
+    WalkForwardResult,
+    trade_walk_forward,
+    walk_forward_backtest,
+    walk_forward_predict,
+)
 
 __all__ = [
     "BacktestResult",
@@ -42,5 +49,7 @@ __all__ = [
     "sharpe_ratio",
     "simulate",
     "sortino_ratio",
+    "trade_walk_forward",
     "walk_forward_backtest",
+    "walk_forward_predict",
 ]

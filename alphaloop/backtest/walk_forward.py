@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alphaloop import progress
 from alphaloop.backtest.engine import BacktestResult, Rebalance, buy_and_hold, run_backtest
 from alphaloop.backtest.stats import compute_stats, infer_periods_per_year
 from alphaloop.signals import BacktestParams, target_positions
@@ -107,12 +108,43 @@ def walk_forward_backtest(
     Raises:
         ValueError: On inconsistent inputs or a training window without two classes.
     """
-    params = params if params is not None else BacktestParams()
-    n = len(features)
-    _check_windows(n, len(labels), initial_window, step, gap, train_window)
+    _check_windows(len(features), len(labels), initial_window, step, gap, train_window)
     timestamps = _timestamps(features)
     prices = _close_values(features, close, timestamps)
     ppy = periods_per_year if periods_per_year is not None else infer_periods_per_year(timestamps)
+    windows, preds = walk_forward_predict(
+        model, features, labels, initial_window, step, feature_columns=feature_columns,
+        gap=gap, train_window=train_window, up_label=up_label)
+    return trade_walk_forward(windows, preds, prices, params=params, periods_per_year=ppy,
+                              rebalance=rebalance)
+
+
+def walk_forward_predict(
+    model: Any,
+    features: pd.DataFrame,
+    labels: pd.Series,
+    initial_window: int,
+    step: int,
+    *,
+    feature_columns: list[str],
+    gap: int,
+    train_window: int | None = None,
+    up_label: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The retraining half of :func:`walk_forward_backtest`: fit per window, predict ahead.
+
+    Nothing here depends on costs or decision rules, so a pipeline can keep these
+    predictions and re-trade them (:func:`trade_walk_forward`) when only those change.
+    Each finished window is reported to :mod:`alphaloop.progress`.
+
+    Returns:
+        ``(windows, predictions)``: the per-window table without statistics (``window``,
+        test and training spans, ``accuracy``) and one row per out-of-sample bar indexed by
+        timestamp (``row``, ``window``, ``prob_up``, ``predicted``, ``label``).
+    """
+    n = len(features)
+    _check_windows(n, len(labels), initial_window, step, gap, train_window)
+    timestamps = _timestamps(features)
     missing = [c for c in feature_columns if c not in features.columns]
     if not feature_columns or missing:
         raise ValueError(f"feature_columns must name columns of features; missing {missing}")
@@ -120,7 +152,9 @@ def walk_forward_backtest(
     y = labels.to_numpy()
     rows: list[dict[str, Any]] = []
     predictions: list[pd.DataFrame] = []
-    for k, start in enumerate(range(initial_window, n, step)):
+    starts = range(initial_window, n, step)
+    progress.report("walk-forward windows", 0, len(starts))
+    for k, start in enumerate(starts):
         end = min(start + step, n)
         begin = 0 if train_window is None else max(0, start - gap - train_window)
         train = np.arange(begin, start - gap)
@@ -138,14 +172,49 @@ def walk_forward_backtest(
             "train_last_row": int(train[-1]), "n_train": train.size,
             "accuracy": _accuracy(predicted, y[start:end]),
         })
+        progress.report("walk-forward windows", k + 1, len(starts))
     preds = pd.concat(predictions)
     preds.index.name = "timestamp"
+    return pd.DataFrame(rows), preds
+
+
+def trade_walk_forward(
+    windows: pd.DataFrame,
+    predictions: pd.DataFrame,
+    close: np.ndarray,
+    *,
+    params: BacktestParams | None = None,
+    periods_per_year: float | None = None,
+    rebalance: Rebalance = "on_change",
+) -> WalkForwardResult:
+    """The trading half of :func:`walk_forward_backtest`, from kept predictions.
+
+    Args:
+        windows: The window table :func:`walk_forward_predict` returned.
+        predictions: Its predictions (indexed by timestamp, with ``row`` and ``prob_up``).
+        close: Close per row of the frame the predictions were made on (by position).
+        params: Decision rules and costs; defaults to ``BacktestParams()``.
+        periods_per_year: Bars per year; inferred from the timestamps when omitted.
+        rebalance: See :func:`alphaloop.backtest.run_backtest`.
+    """
+    params = params if params is not None else BacktestParams()
+    preds = predictions.drop(columns=["position"], errors="ignore")
+    timestamps = pd.DatetimeIndex(preds.index, name="timestamp")
+    ppy = periods_per_year if periods_per_year is not None else infer_periods_per_year(timestamps)
     preds.insert(3, "position", target_positions(preds["prob_up"].to_numpy(), params))
-    oos_close = pd.Series(prices[initial_window:], index=timestamps[initial_window:], name="close")
+    first = int(preds["row"].iloc[0])
+    oos_close = pd.Series(np.asarray(close, dtype=np.float64)[first:first + len(preds)],
+                          index=timestamps, name="close")
     costs = (params.fee_bps, params.slippage_bps, ppy)
     result = run_backtest(oos_close, preds["position"].to_numpy(), *costs, rebalance=rebalance)
-    windows = _window_stats(pd.DataFrame(rows), result, oos_close.to_numpy(), initial_window, ppy)
-    return WalkForwardResult(windows, preds, result, buy_and_hold(oos_close, *costs))
+    table = windows[[c for c in WINDOW_COLUMNS if c in windows.columns]].reset_index(drop=True)
+    stats = _window_stats(table, result, oos_close.to_numpy(), first, ppy)
+    return WalkForwardResult(stats, preds, result, buy_and_hold(oos_close, *costs))
+
+
+# The window table's own columns; statistics are added by trade_walk_forward.
+WINDOW_COLUMNS = ("window", "window_start", "window_end", "test_first_row", "n_test",
+                  "train_start", "train_end", "train_last_row", "n_train", "accuracy")
 
 
 def _check_windows(

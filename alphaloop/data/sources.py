@@ -71,14 +71,29 @@ def read_table(path: str | Path, delimiter: str | None = None) -> pd.DataFrame:
     if not path.exists():
         raise SourceError(f"{path}: file not found")
     suffixes = "".join(path.suffixes).lower()
-    if ".parquet" in suffixes or ".pq" in suffixes:
-        return pd.read_parquet(path)
-    if any(s in suffixes for s in (".csv", ".txt", ".tsv")):
+    parquet = ".parquet" in suffixes or ".pq" in suffixes
+    if not parquet and not any(s in suffixes for s in (".csv", ".txt", ".tsv")):
+        raise SourceError(f"{path}: unsupported file type (use .csv, .csv.gz, .txt, .tsv or "
+                          ".parquet)")
+    try:
+        if parquet:
+            return pd.read_parquet(path)
         # Text stays text: validation must see 'abc' in a price column, not a silent NaN.
         sep = delimiter or _sniff_delimiter(path)
         return pd.read_csv(path, dtype=str, keep_default_na=True, sep=sep)
-    raise SourceError(f"{path}: unsupported file type (use .csv, .csv.gz, .txt, .tsv or "
-                      ".parquet)")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); is it "
+                          "a binary file? Save it as UTF-8 CSV or as Parquet") from None
+    except (OSError, EOFError, ValueError) as exc:
+        # pyarrow's ArrowInvalid, pandas' ParserError and gzip's errors are ValueError or
+        # OSError subclasses: the file exists but is not what its name says.
+        kind = "Parquet" if parquet else "CSV"
+        raise SourceError(f"{path}: not a readable {kind} file ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] + ("..." if len(text) > 200 else "")
 
 
 def _sniff_delimiter(path: Path) -> str:
@@ -194,31 +209,37 @@ def fetch_ccxt(source: CcxtSource, exchange: Any | None = None,
     """Page through ``fetch_ohlcv`` from ``since`` until ``until``/now or ``max_bars``.
 
     ``exchange`` is a ccxt exchange instance; by default one is built from the name with
-    rate limiting on. Public market data needs no credentials.
+    rate limiting on. Public market data needs no credentials. Pages are retried on
+    network errors and kept in the incremental cache (:mod:`alphaloop.data.exchange`).
+
+    Raises:
+        SourceError: One line: no bars, a network failure after the retries, or an
+            exchange error (unknown symbol, ...).
     """
+    import ccxt
+
+    from alphaloop.data.exchange import download, one_line, to_ms
+
     if exchange is None:
         exchange = make_exchange(source.exchange)
     step_ms = int(parse_timeframe(source.timeframe).total_seconds() * 1000)
-    since = _to_ms(source.since)
-    # Without an explicit end, stop before the bar still forming: only closed bars are data.
-    until = _to_ms(source.until) if source.until else exchange.milliseconds() - step_ms
-    rows: list[list[float]] = []
-    while since < until and len(rows) < source.max_bars:
-        limit = min(source.page_limit, source.max_bars - len(rows))
-        page = exchange.fetch_ohlcv(source.symbol, source.timeframe, since=since, limit=limit)
-        page = [row for row in page if since <= row[0] < until]
-        if not page:
-            break
-        rows.extend(page)
-        since = int(page[-1][0]) + step_ms
-        if progress is not None:
-            progress(len(rows))
-    if not rows:
+    where = f"{source.exchange} {source.symbol} {source.timeframe}"
+    try:
+        # Without an explicit end, stop before the bar still forming: only closed bars.
+        until = to_ms(source.until) if source.until else exchange.milliseconds() - step_ms
+        table = download(source, exchange, until, progress)
+    except ccxt.NetworkError as exc:
+        raise SourceError(f"{where}: network error after {source.retries} attempts "
+                          f"({one_line(exc)}); check the connection, or raise "
+                          "ingest.source.retries") from None
+    except ccxt.BaseError as exc:
+        raise SourceError(f"{where}: the exchange refused the request ({one_line(exc)}); "
+                          "check ingest.source.exchange and ingest.source.symbol") from None
+    if table.empty:
         raise SourceError(
             f"{source.exchange} returned no {source.timeframe} bars for {source.symbol} "
             f"from {source.since}"
         )
-    table = pd.DataFrame(rows, columns=["timestamp", *NUMERIC_COLUMNS])
     return to_raw_bars(table, {}, source.symbol, source.timeframe, TimestampSettings(unit="ms"),
                        where=f"{source.exchange} {source.symbol}")
 
@@ -229,12 +250,6 @@ def make_exchange(name: str) -> Any:
     if not hasattr(ccxt, name):
         raise SourceError(f"ccxt has no exchange named {name!r}")
     return getattr(ccxt, name)({"enableRateLimit": True})
-
-
-def _to_ms(value: str) -> int:
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value // 1_000_000)
 
 
 LOADERS: dict[str, Callable[[Any], pd.DataFrame]] = {

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from alphaloop import progress
 from alphaloop.cv import PurgedKFold, inner_validation_split, resolve_embargo
 from alphaloop.models.combine import Calibrator, Combiner
 from alphaloop.models.config import PredictorConfig
@@ -119,6 +120,7 @@ def out_of_fold(config: PredictorConfig, X: np.ndarray, y: np.ndarray, t1: pd.Se
     best: dict[str, list[int]] = {name: [] for name in config.members}
     n_members = len(config.members)
     splitter = PurgedKFold(config.n_splits, t1, config.embargo)
+    progress.report("purged CV folds", 0, config.n_splits)
     for k, (train, test) in enumerate(splitter.split(X)):
         fitted = fit_ensemble(config, X[train], y[train], t1.iloc[train])
         member_proba = fitted.member_proba(X[test])
@@ -131,6 +133,7 @@ def out_of_fold(config: PredictorConfig, X: np.ndarray, y: np.ndarray, t1: pd.Se
         fold_of[test] = k
         for name, member in fitted.members.items():
             best[name].append(member.best_iteration)
+        progress.report("purged CV folds", k + 1, config.n_splits)
     return OutOfFold(pd.DataFrame(proba, columns=names), fold_of, best)
 
 

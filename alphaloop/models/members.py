@@ -19,6 +19,13 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from alphaloop.models.hyperparams import (
+    catboost_params,
+    check_params,
+    lightgbm_params,
+    xgboost_params,
+)
+
 _REGISTRY: dict[str, type[Member]] = {}
 # Below this many rows members predict on one thread. The three libraries keep separate
 # thread pools whose idle workers spin: calling them one after another with two threads
@@ -86,12 +93,18 @@ class Member(ABC):
     save_options: ClassVar[dict[str, Any]] = {}  # extra keyword arguments of save_model
 
     def __init__(self, params: Mapping[str, Any] | None = None, seed: int = 42) -> None:
+        check_params(self.name, dict(params or {}), self.accepted_params())
         merged = {**copy.deepcopy(self.defaults), **dict(params or {})}
         if not any(key in merged for key in self.seed_keys):
             merged[self.seed_keys[0]] = seed
         self.params: dict[str, Any] = merged
         self.best_iteration: int = 0
         self.model: Any = None
+
+    @classmethod
+    def accepted_params(cls) -> frozenset[str] | None:
+        """Every hyperparameter name the library accepts (None: not checked, for plugins)."""
+        return None
 
     @abstractmethod
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
@@ -157,6 +170,10 @@ class LightGBMMember(Member):
         "colsample_bytree": 0.8, "reg_lambda": 1.0, "n_jobs": 2, "verbose": -1,
     }
 
+    @classmethod
+    def accepted_params(cls) -> frozenset[str] | None:
+        return lightgbm_params()
+
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
             early_stopping_rounds: int) -> LightGBMMember:
         import lightgbm as lgb
@@ -207,6 +224,10 @@ class XGBoostMember(Member):
     }
     _nthread: int | None = None  # the booster's current nthread, when we set it
 
+    @classmethod
+    def accepted_params(cls) -> frozenset[str] | None:
+        return xgboost_params()
+
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
             early_stopping_rounds: int) -> XGBoostMember:
         import xgboost as xgb
@@ -249,6 +270,9 @@ class XGBoostMember(Member):
         return member
 
 
+VOLATILE_CATBOOST_METADATA = ("model_guid", "train_finish_time")
+
+
 @register_member
 class CatBoostMember(Member):
     """``catboost.CatBoostClassifier``, shrunk to its best iteration (``use_best_model``)."""
@@ -262,6 +286,10 @@ class CatBoostMember(Member):
         "rsm": 0.8, "thread_count": 2, "verbose": False, "allow_writing_files": False,
     }
 
+    @classmethod
+    def accepted_params(cls) -> frozenset[str] | None:
+        return catboost_params()
+
     def fit(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
             early_stopping_rounds: int) -> CatBoostMember:
         import catboost as cb
@@ -270,6 +298,12 @@ class CatBoostMember(Member):
         model = cb.CatBoostClassifier(**self.params)
         model.fit(X, y, eval_set=(X_val, y_val), early_stopping_rounds=early_stopping_rounds,
                   use_best_model=True)
+        # A random guid and the wall-clock finish time are the only bytes that differ between
+        # two identical fits: dropped, the saved .cbm (and its ONNX export) are reproducible.
+        metadata = model.get_metadata()
+        for key in VOLATILE_CATBOOST_METADATA:
+            if key in metadata:
+                del metadata[key]
         self.model = model
         self.best_iteration = int(model.tree_count_)
         return self

@@ -101,6 +101,13 @@ def export_onnx(predictor: EnsemblePredictor, directory: Path) -> dict[str, Path
             raise ValueError(f"no ONNX converter for member {name!r}; "
                              f"available: {sorted(CONVERTERS)}")
         model = probability_graph(CONVERTERS[name](member, n_features))
+        # The converters name the graph with a random uuid and list the opsets in set order
+        # (which differs per process): fixed, the file is byte-identical from run to run, so
+        # DVC sees an unchanged model as unchanged.
+        model.graph.name = name
+        opsets = sorted(model.opset_import, key=lambda op: (op.domain, op.version))
+        del model.opset_import[:]
+        model.opset_import.extend(opsets)
         paths[name] = directory / f"{name}.onnx"
         onnx.save(model, str(paths[name]))
         entries[name] = {"file": paths[name].name, "best_iteration": member.best_iteration,

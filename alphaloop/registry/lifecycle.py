@@ -13,7 +13,6 @@ cannot be loaded, is never compared with: the challenger is refused and the cham
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from alphaloop.registry import store
 from alphaloop.registry.gate import GateDecision, GateRule, check_rule, decide
 from alphaloop.registry.lineage import lineage_tags
 from alphaloop.registry.task import Task
+from alphaloop.registry.tracking import InputData, log_contents, run_name
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,12 @@ class Candidate:
     data_path: str = ""
     git_commit: str | None = None
     tags: dict[str, str] = field(default_factory=dict)  # train_start, train_end, ...
-    artifacts: dict[str, Path] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)  # folder -> file(s) or directory
     key: str = "model"  # the candidate's name in score tables
+    data: InputData | None = None  # logged with mlflow.log_input
+    lineage_root: Path | None = None  # its params.yaml and dvc.lock are logged
+    model_hash: str | None = None  # content hash of the saved model (tag ``model_hash``)
+    reuse_identical: bool = False  # an identical model on the same data: no new version
 
 
 @dataclass(frozen=True)
@@ -218,17 +222,17 @@ def register_candidate(candidate: Candidate, registry: RegistryConfig,
                            params=candidate.params, metrics=scores,
                            data_path=candidate.data_path),
             **task.tags(), **holdout.bounds, **candidate.tags}
-    run_name = f"{name}-{(candidate.data_version or 'nodata')[:8]}"
-    with mlflow.start_run(run_name=run_name) as run:
-        mlflow.set_tags(tags)
-        mlflow.log_params({k: str(v)[:500] for k, v in _flat("", candidate.params).items()})
-        mlflow.log_metrics({k: float(v) for k, v in _flat("", {
-            "holdout": table, **candidate.metrics}).items() if _finite(v)})
-        for folder, path in candidate.artifacts.items():
-            if path.is_dir():
-                mlflow.log_artifacts(str(path), folder)
-            elif path.exists():
-                mlflow.log_artifact(str(path), folder)
+    if candidate.model_hash is not None:
+        tags["model_hash"] = candidate.model_hash
+    if candidate.reuse_identical:
+        same = identical_version(client, name, tags)
+        if same is not None:
+            return _unchanged(client, candidate, same, table)
+    what = f"{task.kind} {task.symbol} {task.timeframe} h{task.horizon}"
+    with mlflow.start_run(run_name=run_name(what, holdout.bounds.get("holdout_end"))) as run:
+        log_contents(params=candidate.params, metrics={"holdout": table, **candidate.metrics},
+                     tags=tags, data=candidate.data, artifacts=candidate.artifacts,
+                     root=candidate.lineage_root)
         info = candidate.log_model(name)
         run_id = run.info.run_id
     version = str(info.registered_model_version)
@@ -250,6 +254,38 @@ def register_candidate(candidate: Candidate, registry: RegistryConfig,
         champion_version=str(champion.version) if champion is not None else None,
         previous_champion_version=str(previous.version) if previous is not None else None,
         compared_with=compared[0])
+
+
+def identical_version(client: Any, name: str, tags: dict[str, str]) -> Any | None:
+    """The task's newest version holding the same model bytes trained on the same data."""
+    if "model_hash" not in tags:
+        return None
+    for version in sorted(client.search_model_versions(f"name='{name}'"),
+                          key=lambda v: -int(v.version)):
+        seen = dict(version.tags or {})
+        if seen.get("model_hash") == tags["model_hash"] \
+                and seen.get("data_version") == tags["data_version"]:
+            return version
+    return None
+
+
+def _unchanged(client: Any, candidate: Candidate, same: Any,
+               table: dict[str, dict[str, float]]) -> Registration:
+    """What a re-run with an identical model reports: the version that already holds it."""
+    name = same.name
+    champion = store.alias_version(client, name, store.CHAMPION)
+    previous = store.alias_version(client, name, store.PREVIOUS)
+    tags = dict(same.tags or {})
+    note = (f"unchanged: the same model on the same data is already v{same.version} "
+            "(no new version, its gate decision stands)")
+    log.info("%s: %s", name, note)
+    return Registration(
+        task=candidate.task, name=name, version=str(same.version), run_id=str(same.run_id),
+        promoted=tags.get("gate.decision") == "promoted",
+        reasons=[note, *([tags["gate.reason"]] if tags.get("gate.reason") else [])],
+        holdout=candidate.holdout.description, scores=table,
+        champion_version=_version(champion), previous_champion_version=_version(previous),
+        compared_with=None)
 
 
 def _decide_and_commit(client: Any, name: str, version: str, scores: dict[str, float],
@@ -296,17 +332,3 @@ def _apply(client: Any, name: str, version: str, champion: Any | None, decision:
 
 def _version(model_version: Any | None) -> str | None:
     return str(model_version.version) if model_version is not None else None
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(float(value))
-
-
-def _flat(prefix: str, value: Any) -> dict[str, Any]:
-    """Nested dicts as dotted keys, the shape MLflow params and metrics want."""
-    if isinstance(value, dict):
-        flat: dict[str, Any] = {}
-        for key, inner in value.items():
-            flat.update(_flat(f"{prefix}.{key}" if prefix else str(key), inner))
-        return flat
-    return {prefix: value}

@@ -29,7 +29,7 @@ from alphaloop.models.metrics import (
 )
 from alphaloop.registry.lifecycle import Holdout, pyfunc_loader, window_overlap
 from alphaloop.registry.task import Task, feature_set_hash
-from alphaloop.workspace import Workspace, write_frame, write_json
+from alphaloop.workspace import Workspace, write_csv, write_frame, write_json
 
 log = logging.getLogger(__name__)
 
@@ -121,17 +121,34 @@ def _write(ws: Workspace, predictor: EnsemblePredictor, report: Any,
     export_onnx(predictor, onnx_dir)
     write_frame(report.oof, ws.oof_predictions)
     write_json(ws.report("train_metrics"), metrics)
-    ws.plots.mkdir(parents=True, exist_ok=True)
+    write_json(ws.metrics("train"), headline(metrics))
     scored = report.oof[report.oof["fold"] >= 0]
     y, p = scored["target"].to_numpy(), scored[ENSEMBLE].to_numpy()
     roc, calibration = roc_points(y, p), calibration_table(y, p)
-    roc.to_csv(ws.plots / "roc.csv", index=False)
-    calibration.to_csv(ws.plots / "calibration.csv", index=False)
-    confusion_rows(y, (p >= 0.5).astype(np.int64)).to_csv(ws.plots / "confusion.csv",
-                                                          index=False)
-    report.feature_importance.head(30).to_csv(ws.plots / "model_importance.csv", index=False)
+    confusion = confusion_rows(y, (p >= 0.5).astype(np.int64))
+    importance = report.feature_importance.head(30)
+    write_csv(roc, ws.plots / "roc.csv")
+    write_csv(calibration, ws.plots / "calibration.csv")
+    write_csv(confusion, ws.plots / "confusion.csv")
+    write_csv(importance, ws.plots / "model_importance.csv")
     plots.roc_png(roc, metrics[ENSEMBLE]["auc"], ws.plots / "roc.png")
     plots.calibration_png(calibration, ws.plots / "calibration.png")
+    plots.confusion_png(confusion["actual"], confusion["predicted"], ["down", "up"],
+                        ws.plots / "confusion.png", "Ensemble, out-of-fold (P(up) >= 0.5)")
+    plots.importance_png(importance, ws.plots / "importance.png")
+
+
+# The train stage's pictures, logged with the registered model.
+TRAIN_PLOTS = ("roc.csv", "calibration.csv", "model_importance.csv", "roc.png",
+               "calibration.png", "confusion.png", "importance.png")
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers ``dvc metrics show`` prints (the rest is in ``train_metrics.json``)."""
+    oof, held = metrics[ENSEMBLE], metrics["holdout"]
+    return {"oof": {k: oof[k] for k in ("accuracy", "auc", "log_loss")},
+            "holdout": {"accuracy": held[ENSEMBLE]["accuracy"], "auc": held[ENSEMBLE]["auc"],
+                        "majority_accuracy": held["majority"]["accuracy"]}}
 
 
 def _baselines(parts: Split, horizon: int) -> dict[str, dict[str, float]]:
@@ -163,3 +180,18 @@ def gate_holdout(parts: Split, horizon: int) -> Holdout:
                    f"({len(held):,} bars)")
     return Holdout(description, score, _baselines(parts, horizon), pyfunc_loader("predictor"),
                    window_overlap(start), parts.bounds())
+
+
+def tune_members(params: Params, features: pd.DataFrame, n_trials: int,
+                 timeout: float | None = None) -> Any:
+    """Optuna over member hyperparameters, nested in the purged folds of the training rows.
+
+    The gate's holdout is cut off first, so neither tuning nor its estimate ever sees it;
+    returns :class:`alphaloop.models.tuning.NestedTuning`.
+    """
+    from alphaloop.models.tuning import nested_tune
+
+    parts = split(params, features)
+    log.info("tuning on %s labelled bars: %d trials in each of %d outer purged folds, then "
+             "on all of them", f"{len(parts.fit):,}", n_trials, params.cv.n_splits)
+    return nested_tune(params.predictor, parts.fit, n_trials, timeout)

@@ -1,60 +1,84 @@
-"""The ``evaluate`` stage: walk-forward backtest of the ensemble, with costs, beside buy-and-hold.
+"""The ``backtest`` stage: trade the walk-forward's predictions with costs, beside buy-and-hold.
 
-At each window the ensemble is refit on the bars before it (minus a gap of the label horizon,
-so no training label reaches into the window), predicts only that window, and the decision
-rules in :mod:`alphaloop.signals` turn probabilities into positions. Only out-of-sample
-windows are reported. With ``risk.cost_aware`` the same predictions are traded a second time
-bar by bar with the ``risk:`` rules, the entry rule chosen per window on its training data
-(:mod:`alphaloop.trading.selection`), and both results are reported side by side.
+The predictions come from the ``walk_forward`` stage (:mod:`alphaloop.stages.walk_forward`);
+the decision rules in :mod:`alphaloop.signals` turn them into positions and only
+out-of-sample windows are reported. With ``risk.cost_aware`` the same predictions are traded
+a second time bar by bar with the ``risk:`` rules, the entry rule chosen per window on its
+training data (:mod:`alphaloop.trading.selection`), and both results are reported side by
+side. Nothing is retrained here, so a cost or threshold change costs seconds.
+
+:func:`evaluate` runs both stages in one go (the retraining flow and ``alphaloop backtest``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alphaloop import plots
-from alphaloop.backtest import periods_per_year_for, walk_forward_backtest
+from alphaloop.backtest import WalkForwardResult, periods_per_year_for, trade_walk_forward
 from alphaloop.config import Params
-from alphaloop.cv import walk_forward_window
 from alphaloop.evaluation import equity_table
-from alphaloop.labels import CLASS_DOWN, CLASS_FLAT, CLASS_UP, prepare_target, spans_gap
-from alphaloop.models.estimator import EnsembleClassifier
-from alphaloop.models.inputs import default_feature_columns
+from alphaloop.registry.lifecycle import RegistryConfig
+from alphaloop.registry.lineage import params_hash
+from alphaloop.registry.tracking import InputData, log_contents, run_name
+from alphaloop.stages.lineage import ENSEMBLE_SECTIONS, market_tags, model_params
+from alphaloop.stages.walk_forward import WalkForwardPredictions, labelled_bars, walk_forward
+from alphaloop.tearsheet import tear_sheet_html
 from alphaloop.trading.rules import DecisionRules, rolling_vol
 from alphaloop.trading.selection import cost_aware_walk_forward
-from alphaloop.workspace import Workspace, write_json
+from alphaloop.workspace import Workspace, file_md5, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """What the backtest found: the summary (``backtest_metrics.json``) and the curves."""
+
+    summary: dict[str, Any]
+    result: WalkForwardResult
+    curves: pd.DataFrame  # timestamp, strategy, buy_and_hold and their drawdowns
+
+
 def evaluate(params: Params, features: pd.DataFrame, ws: Workspace | None) -> dict[str, Any]:
-    """Walk forward over the labelled features; return (and write) metrics and curves."""
-    target = params.target
-    # Every bar stays: dropping dead-zone bars would pick trading bars by their future move.
-    # Dead-zone labels become NaN instead (not trained on, still traded).
-    # Labels crossing a data gap become NaN the same way (the bars are still traded).
-    labelled = prepare_target(features, target.horizon, target.threshold, "class",
-                              across_gaps="keep")
-    labels = labelled["target"].map({CLASS_DOWN: 0.0, CLASS_FLAT: np.nan, CLASS_UP: 1.0})
-    labels[spans_gap(features, target.horizon)] = np.nan
-    columns = list(params.train.feature_columns or default_feature_columns(labelled))
+    """Walk forward (retraining each window) and backtest; return (and write) the summary."""
+    return backtest(params, features, walk_forward(params, features, ws), ws).summary
+
+
+def backtest(params: Params, features: pd.DataFrame, predicted: WalkForwardPredictions,
+             ws: Workspace | None) -> BacktestOutcome:
+    """Trade kept walk-forward predictions; return (and write) metrics, curves, tear sheet."""
+    labelled, _ = labelled_bars(params, features)
     timeframe = str(labelled["timeframe"].iloc[0])
     span = (labelled["timestamp"].iloc[0], labelled["timestamp"].iloc[-1])
     ppy = periods_per_year_for(timeframe, params.validate_.session, span=span)
-    model = EnsembleClassifier(params.predictor, horizon=target.horizon)
-    initial = walk_forward_window(len(labelled), params.cv.walk_forward_initial, target.horizon)
-    log.info("walk-forward: first window %d rows, step %d, gap %d bars", initial,
-             params.cv.walk_forward_step, target.horizon)
-    result = walk_forward_backtest(
-        model, labelled, labels, initial,
-        params.cv.walk_forward_step, feature_columns=columns, gap=target.horizon,
-        params=params.backtest, periods_per_year=ppy)
+    close = labelled["close"].to_numpy(dtype=np.float64)
+    result = trade_walk_forward(predicted.windows, predicted.predictions, close,
+                                params=params.backtest, periods_per_year=ppy)
+    summary = _summary(params, result, ppy)
+    if params.risk.cost_aware:
+        summary["strategy_cost_aware"] = _cost_aware(params, close, result, ppy)
+    curves = equity_table(result.backtest.equity, result.buy_and_hold.equity)
+    if ws is not None:
+        _write(ws, summary, result, curves, f"{labelled['symbol'].iloc[0]} {timeframe}")
+    s, b = summary["strategy"], summary["buy_and_hold"]
+    log.info("out of sample, after costs: strategy return %+.2f%% (%+.2f%% before costs, %d "
+             "trades) Sharpe %.2f max DD %.2f%% | buy-and-hold return %+.2f%% Sharpe %.2f "
+             "max DD %.2f%%", 100 * s["total_return"],
+             100 * summary["strategy_before_costs"]["total_return"], s["trades"], s["sharpe"],
+             100 * s["max_drawdown"], 100 * b["total_return"], b["sharpe"],
+             100 * b["max_drawdown"])
+    return BacktestOutcome(summary, result, curves)
+
+
+def _summary(params: Params, result: WalkForwardResult, ppy: float) -> dict[str, Any]:
     gross = float(np.nanprod(1.0 + np.asarray(result.backtest.gross_returns, dtype=float)) - 1.0)
-    summary: dict[str, Any] = {
+    return {
         # Before costs too: separates "no edge" from "an edge the costs eat".
         "strategy_before_costs": {"total_return": round(gross, 6),
                                   "costs_paid": round(float(result.backtest.costs.sum()), 6)},
@@ -73,30 +97,75 @@ def evaluate(params: Params, features: pd.DataFrame, ws: Workspace | None) -> di
                   "description": params.backtest.cost_description},
         "annualisation": {"session": params.validate_.session, "periods_per_year": round(ppy, 3)},
     }
-    if params.risk.cost_aware:
-        summary["strategy_cost_aware"] = _cost_aware(params, labelled, result, ppy)
-    if ws is not None:
-        write_json(ws.report("backtest_metrics"), summary)
-        result.windows.to_csv(ws.reports / "walk_forward.csv", index=False)
-        curves = equity_table(result.backtest.equity, result.buy_and_hold.equity)
-        ws.plots.mkdir(parents=True, exist_ok=True)
-        curves[["timestamp", "strategy", "buy_and_hold"]].to_csv(ws.plots / "equity.csv",
-                                                                 index=False)
-        curves[["timestamp", "strategy_drawdown", "buy_and_hold_drawdown"]].to_csv(
-            ws.plots / "drawdown.csv", index=False)
-        plots.equity_png(curves, ws.plots / "equity.png")
-    s, b = summary["strategy"], summary["buy_and_hold"]
-    log.info("out of sample, after costs: strategy return %+.2f%% (%+.2f%% before costs, %d "
-             "trades) Sharpe %.2f max DD %.2f%% | buy-and-hold return %+.2f%% Sharpe %.2f "
-             "max DD %.2f%%", 100 * s["total_return"], 100 * gross, s["trades"], s["sharpe"],
-             100 * s["max_drawdown"], 100 * b["total_return"], b["sharpe"],
-             100 * b["max_drawdown"])
-    return summary
 
 
-def _cost_aware(params: Params, labelled: pd.DataFrame, result: Any, ppy: float
+def headline(summary: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers ``dvc metrics show`` / ``dvc exp show`` print (details stay in
+    ``backtest_metrics.json``)."""
+    keys = ("total_return", "sharpe", "max_drawdown", "trades")
+    out = {"strategy": {k: summary["strategy"][k] for k in keys},
+           "buy_and_hold": {k: summary["buy_and_hold"][k] for k in keys[:3]},
+           "costs_bps": summary["costs_bps"]}
+    aware = summary.get("strategy_cost_aware")
+    if aware:
+        out["cost_aware"] = {k: aware[k] for k in ("total_return", "trades")}
+    return out
+
+
+def record_backtest(params: Params, features: pd.DataFrame, outcome: BacktestOutcome,
+                    ws: Workspace, registry: RegistryConfig) -> str:
+    """Log the backtest as an MLflow run (params, strategy and buy-and-hold metrics, the
+    predictions it traded as its input dataset, tear sheet and plots, ``params.yaml`` and
+    ``dvc.lock``); return its run id."""
+    import mlflow
+
+    registry.connect()
+    symbol, timeframe = str(features["symbol"].iloc[0]), str(features["timeframe"].iloc[0])
+    summary = outcome.summary
+    recipe = model_params(params, "ensemble", ENSEMBLE_SECTIONS)
+    data_version = file_md5(ws.features) if ws.features.exists() else None
+    predictions = ws.walk_forward_predictions
+    what = f"backtest {symbol} {timeframe} h{params.target.horizon}"
+    with mlflow.start_run(run_name=run_name(what, summary["out_of_sample"]["last"])) as run:
+        log_contents(
+            params={**recipe, **params.model_dump(mode="json", include={"backtest", "risk"})},
+            metrics={k: summary[k] for k in ("strategy", "strategy_before_costs", "buy_and_hold",
+                                             "strategy_cost_aware", "windows") if k in summary},
+            tags={"alphaloop.kind": "backtest", "symbol": symbol, "timeframe": timeframe,
+                  "data_version": data_version or "unknown", "params_hash": params_hash(recipe)},
+            data=InputData(outcome.result.predictions.reset_index(),
+                           f"{symbol} {timeframe} walk-forward predictions",
+                           "data/predictions/walk_forward.parquet",
+                           file_md5(predictions) if predictions.exists() else None,
+                           {**market_tags(params, features, ws),
+                            "features_version": data_version or "unknown"}),
+            artifacts={"tear_sheet": ws.tear_sheet,
+                       "reports": (ws.report("backtest_metrics"), ws.reports / "walk_forward.csv"),
+                       "plots": tuple(ws.plots / name for name in BACKTEST_PLOTS)},
+            root=registry.root)
+        run_id: str = run.info.run_id
+    log.info("backtest logged to MLflow: run %s (%s)", run_id, what)
+    return run_id
+
+
+# The backtest stage's pictures, logged with its MLflow run.
+BACKTEST_PLOTS = ("equity.csv", "drawdown.csv", "equity.png")
+
+
+def _write(ws: Workspace, summary: dict[str, Any], result: WalkForwardResult,
+           curves: pd.DataFrame, market: str) -> None:
+    write_json(ws.report("backtest_metrics"), summary)
+    write_json(ws.metrics("backtest"), headline(summary))
+    write_csv(result.windows, ws.reports / "walk_forward.csv")
+    write_csv(curves[["timestamp", "strategy", "buy_and_hold"]], ws.plots / "equity.csv")
+    write_csv(curves[["timestamp", "strategy_drawdown", "buy_and_hold_drawdown"]],
+              ws.plots / "drawdown.csv")
+    plots.equity_png(curves, ws.plots / "equity.png")
+    ws.tear_sheet.write_text(tear_sheet_html(curves, summary, result.windows, market))
+
+
+def _cost_aware(params: Params, close: np.ndarray, result: WalkForwardResult, ppy: float
                 ) -> dict[str, Any]:
-    close = labelled["close"].to_numpy(dtype=np.float64)
     rules = DecisionRules(params.backtest, params.risk, horizon=params.target.horizon)
     traded = cost_aware_walk_forward(result, close, rolling_vol(close, params.risk.vol_window),
                                      rules, ppy)

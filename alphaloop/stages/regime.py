@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alphaloop import plots
 from alphaloop.config import Params
 from alphaloop.registry.lifecycle import (
     Candidate,
@@ -26,7 +27,9 @@ from alphaloop.registry.lifecycle import (
 )
 from alphaloop.registry.lineage import git_commit
 from alphaloop.registry.task import Task, feature_set_hash
-from alphaloop.workspace import Workspace, file_md5, write_json
+from alphaloop.registry.tracking import InputData
+from alphaloop.stages.lineage import REGIME_SECTIONS, market_tags, model_params
+from alphaloop.workspace import Workspace, dir_md5, file_md5, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +60,27 @@ def train(params: Params, bars: pd.DataFrame, ws: Workspace | None) -> RegimeRes
             shutil.rmtree(model_dir)
         forecaster.save(model_dir)
         write_json(ws.report("regime_metrics"), metrics)
+        write_json(ws.metrics("regime"), headline(metrics))
+        held = report.predictions
+        write_csv(held[[c for c in ("timestamp", "realised_vol", "forecast_vol", "garch_vol")
+                        if c in held]], ws.plots / "regime_forecast.csv")
+        plots.regime_png(held, ws.plots / "regime_forecast.png")
     for name, row in table.iterrows():
         log.info("%-11s return RMSE %.6f  vol RMSE %.6f  direction %.3f (held out)", name,
                  row["return_rmse"], row["vol_rmse"], row["directional_accuracy"])
     return RegimeResult(forecaster, metrics)
+
+
+# The train_regime stage's pictures, logged with the registered model.
+REGIME_PLOTS = ("regime_forecast.csv", "regime_forecast.png")
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers ``dvc metrics show`` prints (the rest is in ``regime_metrics.json``)."""
+    model = metrics["model"]
+    return {"vol_rmse": model["vol_rmse"], "garch_vol_rmse": metrics["garch"]["vol_rmse"],
+            "return_rmse": model["return_rmse"],
+            "directional_accuracy": model["directional_accuracy"]}
 
 
 def task_of(params: Params, bars: pd.DataFrame) -> Task:
@@ -99,8 +119,11 @@ def gate_holdout(params: Params, bars: pd.DataFrame,
 
 
 def register_regime(params: Params, bars: pd.DataFrame, result: RegimeResult, ws: Workspace,
-                    registry: RegistryConfig) -> Registration:
-    """Register the forecaster as its task's challenger and gate it against GARCH."""
+                    registry: RegistryConfig, reuse_identical: bool = False) -> Registration:
+    """Register the forecaster as its task's challenger and gate it against GARCH.
+
+    ``reuse_identical``: an identical model on the same bars reports its existing version.
+    """
     import mlflow
     from mlflow.models import infer_signature
 
@@ -120,14 +143,22 @@ def register_regime(params: Params, bars: pd.DataFrame, result: RegimeResult, ws
     baselines = {k: {m: float(v) for m, v in row.items()}
                  for k, row in result.metrics.items() if k not in ("model", "data")}
     holdout = gate_holdout(params, bars, baselines)
+    task = task_of(params, bars)
+    data_version = file_md5(ws.validated_bars) if ws.validated_bars.exists() else None
     candidate = Candidate(
-        task=task_of(params, bars), rule=params.register_.regime, model=result.forecaster,
+        task=task, rule=params.register_.regime, model=result.forecaster,
         holdout=holdout, log_model=log_model,
-        params={"regime": params.regime.model_dump(mode="json")},
+        params=model_params(params, "regime", REGIME_SECTIONS),
         metrics={"held_out": {k: v for k, v in result.metrics.items() if k != "data"}},
-        data_version=file_md5(ws.validated_bars) if ws.validated_bars.exists() else None,
-        data_path="data/validated/bars.parquet", git_commit=git_commit(registry.root),
-        tags=holdout.bounds, artifacts={"reports": ws.report("regime_metrics")})
+        data_version=data_version, data_path="data/validated/bars.parquet",
+        git_commit=git_commit(registry.root), tags=holdout.bounds,
+        artifacts={"reports": ws.report("regime_metrics"),
+                   "plots": tuple(ws.plots / name for name in REGIME_PLOTS)},
+        data=InputData(bars, f"{task.symbol} {task.timeframe} validated bars",
+                       "data/validated/bars.parquet", data_version,
+                       market_tags(params, bars, ws)),
+        lineage_root=registry.root, model_hash=dir_md5(model_dir),
+        reuse_identical=reuse_identical)
     registration = register_candidate(candidate, registry)
     write_json(ws.report("regime_registry"), registration.to_dict())
     return registration

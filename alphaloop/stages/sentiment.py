@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from alphaloop import plots
 from alphaloop.config import Params
 from alphaloop.registry.lifecycle import (
     Candidate,
@@ -28,7 +29,9 @@ from alphaloop.registry.lifecycle import (
 )
 from alphaloop.registry.lineage import git_commit
 from alphaloop.registry.task import Task, feature_set_hash
-from alphaloop.workspace import Workspace, write_json
+from alphaloop.registry.tracking import InputData
+from alphaloop.stages.lineage import SENTIMENT_SECTIONS, model_params
+from alphaloop.workspace import Workspace, dir_md5, write_csv, write_json
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ def train(params: Params, headlines: pd.DataFrame, ws: Workspace) -> SentimentRe
         minilm_path,
         train_sentiment,
     )
+    from alphaloop.models.sentiment.model import label_metrics
 
     cfg = params.sentiment
     model_dir = ws.model_dir("sentiment")
@@ -66,25 +70,48 @@ def train(params: Params, headlines: pd.DataFrame, ws: Workspace) -> SentimentRe
     model = SentimentModel.load(model_dir)
     # Score what was saved (and will be served): reloading the int8 encoder can move a few
     # borderline headlines relative to the in-memory one.
-    scores_by_model = {**report.metrics, "minilm": _saved_scores(model, headlines, report)}
+    actual, predicted = _saved_predictions(model, headlines, report)
+    scores_by_model = {**report.metrics, "minilm": label_metrics(actual, predicted)}
     metrics: dict[str, Any] = {name: {k: round(float(v), 6) for k, v in scores.items()}
                                for name, scores in scores_by_model.items()}
     metrics["data"] = {"rows": len(headlines), "held_out": len(report.test_index),
                        "class_counts": report.class_counts}
     write_json(ws.report("sentiment_metrics"), metrics)
+    write_json(ws.metrics("sentiment"), headline(metrics))
+    confusion = pd.DataFrame({"actual": actual, "predicted": predicted})
+    write_csv(confusion, ws.plots / "sentiment_confusion.csv")
+    plots.confusion_png(confusion["actual"], confusion["predicted"],
+                        sorted(report.class_counts), ws.plots / "sentiment_confusion.png",
+                        f"MiniLM sentiment, {len(actual)} held-out headlines")
     for name, scores in scores_by_model.items():
         log.info("%-9s accuracy %.4f  macro-F1 %.4f (held out)", name, scores["accuracy"],
                  scores["macro_f1"])
     return SentimentResult(model, report, metrics)
 
 
-def _saved_scores(model: Any, headlines: pd.DataFrame, report: Any) -> dict[str, float]:
-    from alphaloop.models.sentiment.model import label_metrics
+# The train_sentiment stage's pictures, logged with the registered model.
+SENTIMENT_PLOTS = ("sentiment_confusion.csv", "sentiment_confusion.png")
 
+
+def headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers ``dvc metrics show`` prints (the rest: ``sentiment_metrics.json``)."""
+    return {"macro_f1": metrics["minilm"]["macro_f1"], "accuracy": metrics["minilm"]["accuracy"],
+            "lexicon_macro_f1": metrics["lexicon"]["macro_f1"]}
+
+
+def _saved_predictions(model: Any, headlines: pd.DataFrame,
+                       report: Any) -> tuple[list[str], list[str]]:
+    """The held-out headlines' labels and the saved model's answers."""
     test = report.test_index
     texts = headlines["headline"].astype(str).iloc[test].tolist()
     labels = headlines["label"].astype(str).iloc[test].tolist()
-    return label_metrics(labels, [row["label"] for row in model.predict(texts)])
+    return labels, [row["label"] for row in model.predict(texts)]
+
+
+def _saved_scores(model: Any, headlines: pd.DataFrame, report: Any) -> dict[str, float]:
+    from alphaloop.models.sentiment.model import label_metrics
+
+    return label_metrics(*_saved_predictions(model, headlines, report))
 
 
 def _split_key(params: Params, data_version: str) -> str:
@@ -123,8 +150,12 @@ def task_of(params: Params) -> Task:
 
 def register_sentiment(params: Params, headlines: pd.DataFrame, headlines_path: Path,
                        result: SentimentResult, ws: Workspace,
-                       registry: RegistryConfig) -> Registration:
-    """Register the model as the sentiment task's challenger; gate it against the lexicon."""
+                       registry: RegistryConfig, reuse_identical: bool = False) -> Registration:
+    """Register the model as the sentiment task's challenger; gate it against the lexicon.
+
+    ``reuse_identical``: an identical model on the same headlines reports its existing
+    version.
+    """
     import mlflow
     from mlflow.models import infer_signature
 
@@ -148,10 +179,17 @@ def register_sentiment(params: Params, headlines: pd.DataFrame, headlines_path: 
     candidate = Candidate(
         task=task_of(params), rule=params.register_.sentiment, model=result.model,
         holdout=holdout, log_model=log_model,
-        params={"sentiment": params.sentiment.model_dump(mode="json")},
+        params=model_params(params, "sentiment", SENTIMENT_SECTIONS),
         data_version=data_version, data_path=str(headlines_path),
         git_commit=git_commit(registry.root), tags=holdout.bounds,
-        artifacts={"reports": ws.report("sentiment_metrics")}, key="minilm")
+        artifacts={"reports": ws.report("sentiment_metrics"),
+                   "plots": tuple(ws.plots / name for name in SENTIMENT_PLOTS)},
+        key="minilm",
+        data=InputData(headlines, "labelled headlines", str(headlines_path), data_version,
+                       {"source": str(headlines_path), "rows": str(len(headlines)),
+                        "labels": ", ".join(sorted(result.report.class_counts))}),
+        lineage_root=registry.root, model_hash=dir_md5(model_dir),
+        reuse_identical=reuse_identical)
     registration = register_candidate(candidate, registry)
     write_json(ws.report("sentiment_registry"), registration.to_dict())
     return registration

@@ -108,3 +108,75 @@ def test_serve_refuses_a_bad_setting_before_starting() -> None:
     result = alphaloop("serve", "--port", "70000")
     assert result.returncode == 2
     assert "port" in result.stderr and "65535" in result.stderr
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single line an expected failure prints: no traceback, nothing wrapped."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def test_version() -> None:
+    result = alphaloop("--version")
+    assert result.returncode == 0 and result.stdout.strip() == "alphaloop 0.1.0"
+
+
+def test_a_binary_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "bars.csv"
+    path.write_bytes(bytes(range(256)) * 20)
+    line = _one_error_line(alphaloop("validate", str(path)))
+    assert str(path) in line and "not UTF-8 text" in line
+
+
+def test_a_corrupt_parquet_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "bars.parquet"
+    path.write_text("timestamp,open\n" * 50)
+    line = _one_error_line(alphaloop("validate", str(path)))
+    assert str(path) in line and "not a readable Parquet file" in line
+
+
+def test_an_unknown_model_is_one_line_listing_the_known_ones(tmp_path: Path) -> None:
+    result = alphaloop("promote", "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    line = _one_error_line(result)
+    assert "no registered model 'nope'; known models: none yet" in line
+
+
+def test_a_missing_input_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("{}\n")
+    line = _one_error_line(alphaloop("train", cwd=tmp_path))
+    assert "data/features/features.parquet not found" in line and "dvc repro" in line
+
+
+def test_a_bad_log_format_is_one_line() -> None:
+    line = _one_error_line(alphaloop("--log-format", "xml", "summary"))
+    assert "--log-format 'xml'" in line
+
+
+def test_json_log_format_writes_json_lines(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "params.yaml").write_text("{}\n")
+    result = alphaloop("--log-format", "json", "ingest", "--dataset", "sp500-1d", "--out",
+                       str(tmp_path / "bars.parquet"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any("ingested 5,031 rows" in r["message"] for r in records)
+
+
+def test_out_never_touches_the_pipeline_reports(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text("{}\n")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "ingest.json").write_text('{"rows": 8721}\n')
+    out = tmp_path / "elsewhere" / "sp500.parquet"
+    result = alphaloop("ingest", "--dataset", "sp500-1d", "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert pd.read_parquet(out)["symbol"].iloc[0] == "^GSPC"
+    assert (reports / "ingest.json").read_text() == '{"rows": 8721}\n'
+    assert sorted(p.name for p in reports.iterdir()) == ["ingest.json"]
+    assert not (tmp_path / "data").exists()

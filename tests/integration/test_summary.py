@@ -72,3 +72,21 @@ def test_summary_after_a_failed_stage_never_mixes_runs(tmp_path: Path,
     _stages()
     complete, text = _summary()
     assert "failed" not in text and "Features:" in text
+    assert "ingested " in text  # the run time comes from the git-ignored status file
+
+    # Reports are committed with the pipeline: they hold nothing that differs run to run.
+    import json
+
+    report = json.loads(WS.report("ingest").read_text())
+    assert report["run"]["writes"] and "finished" not in report["run"]
+    assert "finished" in json.loads(Path("reports/status/ingest.json").read_text())
+
+    # Something else replaces a file a stage wrote (`alphaloop ingest --dataset ...` writes
+    # to the pipeline's path by default): that stage and everything after it are stale.
+    from alphaloop.workspace import write_frame
+
+    write_frame(make_raw_bars(300, seed=9), WS.raw_bars)
+    complete, text = _summary()
+    assert not complete
+    assert "data/raw/bars.parquet is not the file this stage wrote" in text
+    assert "Features:" not in text

@@ -28,6 +28,7 @@ from transformers import (
     PreTrainedModel,
 )
 
+from alphaloop import progress
 from alphaloop.models.regime.config import RegimeParams
 from alphaloop.models.regime.data import Scaling
 
@@ -158,7 +159,8 @@ def train_regressor(model: PatchTSTForRegression, inputs: np.ndarray, targets: n
         torch.manual_seed(params.seed)
         optimiser = torch.optim.AdamW(model.parameters(), lr=params.learning_rate)
         model.train()
-        for _ in range(params.epochs):
+        progress.report("regime epochs", 0, params.epochs)
+        for epoch in range(params.epochs):
             total, seen = 0.0, 0
             for batch in torch.randperm(len(x)).split(params.batch_size):
                 if batch.numel() < 2:  # batch norm needs two samples
@@ -172,6 +174,7 @@ def train_regressor(model: PatchTSTForRegression, inputs: np.ndarray, targets: n
                 total += float(loss.detach()) * batch.numel()
                 seen += batch.numel()
             losses.append(total / max(seen, 1))
+            progress.report("regime epochs", epoch + 1, params.epochs)
     model.eval()
     return losses
 

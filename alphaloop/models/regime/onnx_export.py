@@ -77,6 +77,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, context_length: int,
         torch.onnx.export(model, (x,), str(path), dynamo=True, external_data=False,
                           verbose=False, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                           dynamic_shapes=({0: batch},))
+    _drop_source_paths(path)
     with torch.inference_mode():
         expected = model(x).numpy()
     actual = run_onnx(onnx_session(path), x.numpy())
@@ -85,6 +86,24 @@ def export_onnx(model: torch.nn.Module, path: str | Path, context_length: int,
         raise OnnxParityError(f"{path}: ONNX Runtime differs from torch by {diff:.3g} "
                               f"(tolerance {tolerance:g})")
     return path
+
+
+def _drop_source_paths(path: Path) -> None:
+    """Remove the exporter's per-node Python stack traces: they hold this checkout's absolute
+    file paths, so the same model exported from another clone would differ byte for byte."""
+    import onnx
+
+    model = onnx.load(str(path))
+    graphs = [model.graph, *(f for f in model.functions)]
+    for graph in graphs:
+        for node in graph.node:
+            kept = [p for p in node.metadata_props if p.key != STACK_TRACE]
+            del node.metadata_props[:]
+            node.metadata_props.extend(kept)
+    onnx.save(model, str(path))
+
+
+STACK_TRACE = "pkg.torch.onnx.stack_trace"
 
 
 def onnx_session(source: str | Path | bytes, threads: int = 1) -> Any:

@@ -11,7 +11,12 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from alphaloop.backtest import WalkForwardResult, walk_forward_backtest
+from alphaloop.backtest import (
+    WalkForwardResult,
+    trade_walk_forward,
+    walk_forward_backtest,
+    walk_forward_predict,
+)
 from alphaloop.signals import BacktestParams, target_positions
 
 HORIZON = 2
@@ -184,3 +189,29 @@ def test_invalid_inputs() -> None:
         _run(LogisticRegression(), frame, labels, feature_columns=["nope"])
     with pytest.raises(ValueError, match="class"):
         _run(LogisticRegression(), frame, labels * 0)
+
+
+def test_kept_predictions_re_trade_exactly_like_the_whole_walk_forward(tmp_path: Any) -> None:
+    # The pipeline keeps the predictions in a file and re-trades them when only costs move:
+    # through a parquet round trip the result is the same as retraining everything.
+    frame, labels = _frame()
+    windows, preds = walk_forward_predict(LogisticRegression(), frame, labels, 200, 50,
+                                          feature_columns=FEATURES, gap=HORIZON)
+    windows.to_parquet(tmp_path / "windows.parquet")
+    preds.to_parquet(tmp_path / "preds.parquet")
+    windows, preds = (pd.read_parquet(tmp_path / "windows.parquet"),
+                      pd.read_parquet(tmp_path / "preds.parquet"))
+    close = frame["close"].to_numpy()
+    returns = []
+    for fee in (10.0, 50.0):
+        params = BacktestParams(costs="custom", fee_bps=fee, slippage_bps=5.0,
+                                long_threshold=0.5, short_threshold=0.5)
+        whole = _run(LogisticRegression(), frame, labels, params=params)
+        kept = trade_walk_forward(windows, preds, close, params=params)
+        pd.testing.assert_frame_equal(kept.windows, whole.windows)
+        pd.testing.assert_frame_equal(kept.predictions, whole.predictions)
+        assert kept.backtest.stats == whole.backtest.stats
+        assert kept.buy_and_hold.stats == whole.buy_and_hold.stats
+        assert kept.backtest.trades > 0
+        returns.append(kept.backtest.stats["total_return"])
+    assert returns[1] < returns[0]  # the same trades, dearer

@@ -86,7 +86,8 @@ def test_ccxt_source_pages_until_history_ends() -> None:
     exchange, calls = _stub_binance(total_bars=2500)
     seen: list[int] = []
     source = CcxtSource(symbol="BTC/USDT", timeframe="15m", since="2024-01-01T00:00:00Z",
-                        until="2025-01-01T00:00:00Z", page_limit=1000, max_bars=10_000)
+                        until="2025-01-01T00:00:00Z", page_limit=1000, max_bars=10_000,
+                        cache_dir=None)
     raw = fetch_ccxt(source, exchange=exchange, progress=seen.append)
     assert len(raw) == 2500
     assert raw["timestamp"].is_unique and raw["timestamp"].is_monotonic_increasing
@@ -98,7 +99,7 @@ def test_ccxt_source_pages_until_history_ends() -> None:
 def test_ccxt_source_stops_at_max_bars() -> None:
     exchange, calls = _stub_binance(total_bars=5000)
     source = CcxtSource(since="2024-01-01T00:00:00Z", until="2025-01-01T00:00:00Z",
-                        page_limit=500, max_bars=1200)
+                        page_limit=500, max_bars=1200, cache_dir=None)
     raw = fetch_ccxt(source, exchange=exchange)
     assert len(raw) == 1200
     assert len(calls) == 3
@@ -107,7 +108,7 @@ def test_ccxt_source_stops_at_max_bars() -> None:
 def test_ccxt_source_with_no_data_is_a_clear_error() -> None:
     exchange, _ = _stub_binance(total_bars=0)
     with pytest.raises(SourceError, match="returned no 15m bars"):
-        fetch_ccxt(CcxtSource(until="2025-01-01T00:00:00Z"), exchange=exchange)
+        fetch_ccxt(CcxtSource(until="2025-01-01T00:00:00Z", cache_dir=None), exchange=exchange)
 
 
 def _yahoo_file(tmp_path) -> tuple[object, pd.DataFrame]:  # type: ignore[no-untyped-def]

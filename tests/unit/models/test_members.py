@@ -163,3 +163,40 @@ def test_config_weights_are_normalised() -> None:
     config = PredictorConfig(weights={"lightgbm": 2.0, "xgboost": 1.0, "catboost": 1.0})
     assert config.member_weights() == pytest.approx(
         {"lightgbm": 0.5, "xgboost": 0.25, "catboost": 0.25})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_two_identical_fits_save_byte_identical_files(name: str, tmp_path: Path) -> None:
+    # DVC hashes the model folder: an unchanged model must hash the same (CatBoost writes a
+    # random guid and the finish time unless they are dropped).
+    X, y = _data(signal=1.0)
+    saved = []
+    for run in ("a", "b"):
+        member = create_member(name, SMALL[name]).fit(X[:900], y[:900], X[900:], y[900:], 10)
+        path = tmp_path / f"{run}{member.suffix}"
+        member.save(path)
+        saved.append(path.read_bytes())
+    assert saved[0] == saved[1]
+
+
+@pytest.mark.parametrize(("name", "typo", "meant"), [
+    ("lightgbm", "num_leavs", "num_leaves"),
+    ("xgboost", "max_dept", "max_depth"),
+    ("catboost", "l2_leaf_regg", "l2_leaf_reg"),
+])
+def test_a_misspelt_hyperparameter_is_an_error_naming_the_key(name: str, typo: str,
+                                                              meant: str) -> None:
+    # LightGBM and XGBoost would train with their default and only warn.
+    with pytest.raises(ValueError, match=rf"train\.members\.{name}: unknown {name} parameter "
+                                         rf"'{typo}' \(did you mean '{meant}'"):
+        create_member(name, {typo: 3})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_default_and_library_alias_is_accepted(name: str) -> None:
+    aliases = {"lightgbm": {"num_leaf": 7, "bagging_fraction": 0.9, "min_data_in_leaf": 5},
+               "xgboost": {"eta": 0.1, "max_bin": 64, "grow_policy": "lossguide"},
+               "catboost": {"border_count": 32, "bootstrap_type": "Bernoulli"}}[name]
+    member = create_member(name, {**default_params(name), **aliases, **SMALL[name]})
+    X, y = _data(signal=1.0, n=400)
+    member.fit(X[:300], y[:300], X[300:], y[300:], 5)  # the library takes them all

@@ -36,6 +36,29 @@ def test_export_writes_one_graph_per_member(exported: tuple[EnsemblePredictor,
         assert all(v <= TARGET_OPSET for v in default)
 
 
+def test_exports_are_byte_identical_whatever_order_the_converter_lists_opsets(
+        exported: tuple[EnsemblePredictor, dict[str, Path]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # onnxmltools fills opset_import from a set of (domain, version) pairs: its order changes
+    # with the process's hash seed (a fresh clone's `make run` met the other order).
+    from alphaloop.models import onnx_export
+
+    predictor, first = exported
+    for name, convert in list(onnx_export.CONVERTERS.items()):
+        def reversed_opsets(member: object, n: int, convert: object = convert) -> object:
+            model = convert(member, n)  # type: ignore[operator]
+            opsets = list(model.opset_import)[::-1]
+            del model.opset_import[:]
+            model.opset_import.extend(opsets)
+            model.graph.name = "a-random-uuid"
+            return model
+
+        monkeypatch.setitem(onnx_export.CONVERTERS, name, reversed_opsets)
+    second = export_onnx(predictor, tmp_path)
+    for name, path in first.items():
+        assert path.read_bytes() == second[name].read_bytes(), name
+
+
 def _max_diffs(native: EnsemblePredictor, runtime: OnnxEnsemble,
                rows: pd.DataFrame) -> tuple[np.ndarray, float]:
     members = np.abs(native.member_proba(rows) - runtime.member_proba(rows)).max(axis=0)

@@ -41,6 +41,15 @@ def test_export_has_one_input_one_output_and_a_dynamic_batch(linear: torch.nn.Mo
         np.testing.assert_allclose(run_onnx(session, x), expected, atol=1e-6)
 
 
+def test_the_file_holds_no_source_paths(linear: torch.nn.Module, tmp_path: Path) -> None:
+    # The exporter stamps each node with the Python stack that made it (absolute paths of
+    # this checkout): dropped, the same model exports to the same bytes from any clone.
+    first = export_onnx(linear, tmp_path / "a" / "m.onnx", context_length=12).read_bytes()
+    assert b'File "' not in first and str(Path(torch.__file__).parent).encode() not in first
+    assert export_onnx(linear, tmp_path / "b" / "m.onnx", context_length=12).read_bytes() \
+        == first
+
+
 def test_a_failed_parity_check_raises(linear: torch.nn.Module, tmp_path: Path) -> None:
     with pytest.raises(OnnxParityError, match="differs from torch"):
         export_onnx(linear, tmp_path / "m.onnx", context_length=12, tolerance=-1.0)
