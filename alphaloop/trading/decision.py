@@ -55,6 +55,7 @@ class BarInput:
     vol: float = math.nan
     allow_entry: bool = True
     degraded: bool = False
+    day: date | None = None  # the bar's UTC day, when the caller has it (the backtester)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def decide(bar: BarInput, held: float, equity: float, state: RiskState,
         state: The rules' memory from the previous bar.
         rules: Signal, cost and risk rules, and the entry pair in force.
     """
-    state = _new_day(state, bar.time, equity)
+    state = _new_day(state, bar, equity)
     current = int(math.copysign(1, state.target)) if state.target != 0.0 else 0
     side, reason, state = _choose_side(bar, current, equity, state, rules)
     if side == 0:
@@ -113,19 +114,24 @@ def decide(bar: BarInput, held: float, equity: float, state: RiskState,
         target = state.target  # a held position is not resized bar by bar
     else:
         target = side * size(bar.prob_up, side, bar.vol, rules)
-    if target != 0.0 and side != current:
-        state = replace(state, entry_price=bar.close)
-    elif target == 0.0:
-        state = replace(state, entry_price=None)
+    entry = bar.close if target != 0.0 and side != current else \
+        None if target == 0.0 else state.entry_price
     traded = turnover_for(held, target, rules.cost_rate) if target != state.target else 0.0
     chosen_edge = edge(bar.prob_up, side, bar.vol, rules.horizon) if side else math.nan
+    if target != state.target or entry != state.entry_price:
+        state = replace(state, target=target, entry_price=entry)
     return Decision(target=target, turnover=traded, cost=traded * rules.cost_rate,
-                    reason=reason, edge=chosen_edge, state=replace(state, target=target))
+                    reason=reason, edge=chosen_edge, state=state)
 
 
-def _new_day(state: RiskState, time: pd.Timestamp, equity: float) -> RiskState:
-    today = pd.Timestamp(time).tz_convert("UTC").date() if pd.Timestamp(time).tzinfo \
-        else pd.Timestamp(time).date()
+def utc_day(time: pd.Timestamp) -> date:
+    """The UTC calendar day of a bar (naive times are taken as UTC)."""
+    stamp = pd.Timestamp(time)
+    return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp).date()
+
+
+def _new_day(state: RiskState, bar: BarInput, equity: float) -> RiskState:
+    today = bar.day if bar.day is not None else utc_day(bar.time)
     if state.day == today:
         return state
     return replace(state, day=today, day_start_equity=equity, killed=False)

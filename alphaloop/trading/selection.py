@@ -40,7 +40,17 @@ def choose_entry_rule(close: pd.Series, prob_up: np.ndarray, vol: np.ndarray,
     if bars < base.risk.selection_min_bars:
         return best
     top = -np.inf
+    lean = 2.0 * np.asarray(prob_up, dtype=np.float64) - 1.0
+    lean = np.abs(lean) if base.signal.allow_short else np.maximum(lean, 0.0)
+    potential = lean * expected_move(1.0, base.horizon) * np.asarray(vol, dtype=np.float64)
+    finite = potential[np.isfinite(potential)]
+    largest = float(finite.max()) if finite.size else -np.inf
     for multiple in base.risk.edge_multiples:
+        if not largest > multiple * 2.0 * base.cost_rate:
+            # No bar's edge clears this hurdle: no entry, no trade, a score of exactly 0
+            # for every hold fraction (the same as simulating it, without the work).
+            top = max(top, 0.0)
+            continue
         for hold in base.risk.hold_fractions:
             rules = replace(base, edge_multiple=multiple, hold_fraction=hold)
             result = run_stepwise(close, prob_up, rules, vol=vol,

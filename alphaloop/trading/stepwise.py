@@ -61,13 +61,18 @@ def run_stepwise(close: pd.Series, prob_up: np.ndarray, rules: DecisionRules | S
     reasons: list[str] = []
     state, anchor, w_prev, equity = RiskState(), price[0], 0.0, 1.0
     times = close.index
+    # Boxed once, not bar by bar: the decision loop runs ~10^5 times in a selection.
+    stamps = times.to_list()
+    index = pd.DatetimeIndex(times)
+    utc = index.tz_convert("UTC") if index.tz is not None else index
+    days = [d.date() for d in utc.normalize().to_pydatetime()]
     for t in range(n):
         rho_before = price[t - 1] / anchor if t else 1.0
         rho_now = price[t] / anchor
         held = w_prev * rho_before / (1.0 + w_prev * (rho_before - 1.0))
         gross = held * (price[t] / price[t - 1] - 1.0) if t else 0.0
         drifted = w_prev * rho_now / (1.0 + w_prev * (rho_now - 1.0))
-        bar = BarInput(times[t], price[t], prob[t], vols[t], bool(gate[t]))
+        bar = BarInput(stamps[t], price[t], prob[t], vols[t], bool(gate[t]), day=days[t])
         decision = decide(bar, drifted, equity * (1.0 + gross), state, per_bar[t])
         equity *= (1.0 + gross) * (1.0 - decision.cost)
         if decision.target != w_prev:

@@ -89,3 +89,30 @@ def test_each_window_chooses_on_its_training_span_only() -> None:
 def test_the_grid_must_be_positive() -> None:
     with pytest.raises(ValueError, match="edge_multiples"):
         RiskParams(edge_multiples=[0.0])
+
+
+def test_skipping_pairs_no_bar_can_enter_changes_no_choice() -> None:
+    """The selection skips hurdles no bar clears; brute force over every pair agrees."""
+    from alphaloop.trading.rules import expected_move
+    from alphaloop.trading.selection import choose_entry_rule
+    from alphaloop.trading.stepwise import run_stepwise
+
+    result, close = walk_forward(skill=0.2, seed=1)
+    rows = result.predictions["row"].to_numpy()
+    prices = pd.Series(close[rows], index=result.predictions.index)
+    prob = result.predictions["prob_up"].to_numpy()
+    vol = rolling_vol(close, 96)[rows]
+    rules = replace(RULES, risk=RULES.risk.model_copy(update={
+        "edge_multiples": [0.5, 2.0, 8.0, 16.0]}))
+    largest = np.nanmax(np.abs(2 * prob - 1) * expected_move(1.0, 4) * vol)
+    hurdles = [m * 2 * rules.cost_rate for m in rules.risk.edge_multiples]
+    assert min(hurdles) < largest < max(hurdles)  # some pairs skipped, some simulated
+    choice = choose_entry_rule(prices, prob, vol, rules, PPY)
+    scores = {(m, h): float(run_stepwise(prices, prob, replace(
+        rules, edge_multiple=m, hold_fraction=h), vol=vol,
+        periods_per_year=PPY).backtest.stats["total_return"])
+        for m in rules.risk.edge_multiples for h in rules.risk.hold_fractions}
+    best = max(scores.values())
+    assert choice.best_pair_score == pytest.approx(best, abs=1e-15)
+    if best > 0:
+        assert scores[(choice.edge_multiple, choice.hold_fraction)] == best
