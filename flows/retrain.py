@@ -151,8 +151,12 @@ def dask_runner(params: Params) -> Any:
     fan = params.retrain.fan_out
     if fan.dask_address:
         return DaskTaskRunner(address=fan.dask_address)
+    # One thread per worker process for every native pool too (OpenMP, BLAS): two workers on
+    # two cores, not two workers each starting a pool per core.
+    single = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
     return DaskTaskRunner(cluster_kwargs={"n_workers": fan.n_workers, "threads_per_worker": 1,
-                                          "processes": True, "dashboard_address": None})
+                                          "processes": True, "dashboard_address": None,
+                                          "env": single})
 
 
 @flow(name="retrain-fan-out")

@@ -108,6 +108,16 @@ class OnlineFeatures:
                              f"longest look-back plus one), got {self.window}")
         self.columns = self.plan.feature_columns
         self._tails = _tail_plan(self.plan, self.window)
+        # Row-wise kernels (no look-back of their own) run once per kernel on the newest
+        # values of all their columns, not once per column.
+        groups: dict[int, list[int]] = {}
+        self._lagged: list[int] = []
+        for j, feature in enumerate(self.plan.features):
+            if feature.op.extra_lookback:
+                self._lagged.append(j)
+            else:
+                groups.setdefault(id(feature.op), []).append(j)
+        self._groups = list(groups.values())
         # Twice the window, so appending is a write and a slice, and a copy every window bars.
         self._buffer = np.empty((2 * self.window, len(BASE_INPUTS)))
         self._end = 0
@@ -162,10 +172,18 @@ class OnlineFeatures:
             outputs = call.run({n: np.ascontiguousarray(series[n][-rows:]) for n in call.inputs})
             for name, values in zip(call.outputs, outputs, strict=True):
                 series[name] = values[-need.get(name, 1):]
-        row: dict[str, float] = {}
-        for feature in self.plan.features:
-            span = 1 + feature.op.extra_lookback
+        values = np.empty(len(self.plan.features))
+        features = self.plan.features
+        for group in self._groups:
+            arity = len(features[group[0]].operands)
+            operands = [np.array([series[features[j].operands[k]][-1] for j in group])
+                        for k in range(arity)]
+            out = np.empty(len(group))
+            features[group[0]].op.kernel(out, *operands)
+            values[group] = out
+        for j in self._lagged:
+            span = 1 + features[j].op.extra_lookback
             out = np.empty(span)
-            feature.op.kernel(out, *(series[n][-span:] for n in feature.operands))
-            row[feature.name] = float(out[-1])
-        return row
+            features[j].op.kernel(out, *(series[n][-span:] for n in features[j].operands))
+            values[j] = out[-1]
+        return dict(zip(self.columns, values.tolist(), strict=True))

@@ -90,7 +90,7 @@ class TalibCall:
     params: tuple[tuple[str, ParamValue], ...]
     outputs: tuple[str, ...]
 
-    @property
+    @cached_property
     def kwargs(self) -> dict[str, ParamValue]:
         """Parameters as keyword arguments."""
         return dict(self.params)
@@ -109,8 +109,17 @@ class TalibCall:
         Returns:
             One array per entry of ``outputs``.
         """
-        result = getattr(talib, self.func)(*(series[n] for n in self.inputs), **self.kwargs)
+        result = _raw_function(self.func)(*(series[n] for n in self.inputs), **self.kwargs)
         return result if isinstance(result, tuple) else (result,)
+
+
+@cache
+def _raw_function(func: str) -> Callable[..., Any]:
+    """TA-Lib's compiled function without its pandas/polars wrapper (inputs here are always
+    float64 arrays; the wrapper's type checks cost several microseconds a call)."""
+    wrapped = getattr(talib, func)
+    raw: Callable[..., Any] = getattr(wrapped, "__wrapped__", wrapped)
+    return raw
 
 
 @dataclass(frozen=True)
