@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from alphaloop.config import Params, Settings, load_params
@@ -85,6 +87,21 @@ class Serving:
                 cwd=self.root, env=env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True)
         wait_until(f"{self.url}/readyz", 180, self.process, log)
+
+    def wait_for_models(self, deadline_s: float = 180) -> None:
+        """Until /models lists every task as serving (models load after /readyz answers)."""
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            try:
+                answer = httpx.get(f"{self.url}/models", timeout=5,
+                                   headers={"Authorization": f"Bearer {TOKEN}"})
+                models = answer.json()["models"] if answer.status_code == 200 else []
+                if models and all(m["status"] == "serving" for m in models):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"{self.url}: models not serving after {deadline_s} s")
 
     def stop(self) -> None:
         if self.process is not None:
