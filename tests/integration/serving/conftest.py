@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,18 +30,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(url: str, deadline_s: float, process: subprocess.Popen[bytes],
-               log: Path) -> None:
+def wait_until(url: str, deadline_s: float, process: subprocess.Popen[bytes], log: Path,
+               ready: Callable[[httpx.Response], bool] = lambda answer: True,
+               headers: dict[str, str] | None = None) -> None:
+    """Until GET ``url`` answers 200 and ``ready(answer)``; fails fast if the process exits."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: process exited ({process.returncode}):\n"
                                f"{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
+        with contextlib.suppress(httpx.HTTPError):
+            answer = httpx.get(url, timeout=2, headers=headers)
+            if answer.status_code == 200 and ready(answer):
                 return
-        except httpx.HTTPError:
-            pass
         time.sleep(0.25)
     raise TimeoutError(f"{url} not ready after {deadline_s} s:\n{log.read_text()[-3000:]}")
 

@@ -10,12 +10,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from alphaloop.config import Params, Settings, load_params
@@ -88,25 +86,22 @@ class Serving:
                 start_new_session=True)
         wait_until(f"{self.url}/readyz", 180, self.process, log)
 
-    def wait_for_models(self, deadline_s: float = 180) -> None:
+    def wait_for_models(self) -> None:
         """Until /models lists every task as serving (models load after /readyz answers)."""
-        end = time.monotonic() + deadline_s
-        while time.monotonic() < end:
-            try:
-                answer = httpx.get(f"{self.url}/models", timeout=5,
-                                   headers={"Authorization": f"Bearer {TOKEN}"})
-                models = answer.json()["models"] if answer.status_code == 200 else []
-                if models and all(m["status"] == "serving" for m in models):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"{self.url}: models not serving after {deadline_s} s")
+        assert self.process is not None
+        wait_until(f"{self.url}/models", 180, self.process, self.root / "serve.log",
+                   ready=_every_task_serving,
+                   headers={"Authorization": f"Bearer {TOKEN}"})
 
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
             self.process = None
+
+
+def _every_task_serving(answer: Any) -> bool:
+    models = answer.json()["models"]
+    return bool(models) and all(m["status"] == "serving" for m in models)
 
 
 def settings(store_url: str, redis_url: str | None = None) -> Settings:
